@@ -1,0 +1,92 @@
+// Package backend defines the contract between ginlimit and the stores that
+// keep its counters: the Backend interface, the Limit and Policy a decision is
+// made against, and the Result it returns.
+//
+// Implementations live in sub-packages (backend/memory, later backend/redis)
+// and import only this package, so importing the contract never pulls in a
+// store's dependencies. Every implementation must pass the conformance suite in
+// backend/backendtest.
+package backend
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// MaxLimits is the largest number of limits one Policy may hold. It keeps a
+// Result a fixed-size value, so that a decision needs no allocation.
+const MaxLimits = 8
+
+// Sentinel errors. Configuration errors wrap ErrInvalidLimit or
+// ErrInvalidPolicy; a Backend returns ErrClosed after Close.
+var (
+	ErrInvalidLimit  = errors.New("invalid limit")
+	ErrInvalidPolicy = errors.New("invalid policy")
+	ErrClosed        = errors.New("backend closed")
+)
+
+// Backend decides whether a request may proceed and records what it consumes.
+//
+// Allow checks every limit of p for key and, only if all of them admit cost
+// more units, consumes cost from each of them. A denied request consumes
+// nothing. The decision is atomic: concurrent calls for the same key behave as
+// if they ran one after another.
+//
+// p has been validated (Policy.Validate) by the caller, cost is zero or more
+// (zero asks without consuming), and key is not empty. A Backend must not keep
+// p.Limits after Allow returns.
+//
+// A denial is a Result with Allowed false, never an error. An error means the
+// backend could not decide (it is closed, unreachable, or too slow for ctx);
+// the caller then decides what to do with the request.
+//
+// Implementations must be safe for concurrent use. Optional capabilities are
+// separate interfaces (Pinger, Closer, Namer) found by type assertion.
+type Backend interface {
+	Allow(ctx context.Context, key string, p Policy, cost int64) (Result, error)
+}
+
+// Pinger is implemented by backends that can check their own health.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Closer is implemented by backends that hold resources (goroutines,
+// connections). Close must be idempotent.
+type Closer interface {
+	Close() error
+}
+
+// Namer is implemented by backends that report a short name, such as "memory"
+// or "redis", in ginlimit's health endpoint.
+type Namer interface {
+	Name() string
+}
+
+// Result is the outcome of one decision.
+type Result struct {
+	// Allowed reports whether the request was admitted and its cost consumed.
+	Allowed bool
+
+	// RetryAfter is, for a denied request, the time after which the same
+	// request (same key, policy and cost) would be admitted if nothing else
+	// consumed in between. It is zero when Allowed is true. A cost larger than
+	// some limit's Count can never be admitted; RetryAfter is then that
+	// limit's Period.
+	RetryAfter time.Duration
+
+	// States[i] describes p.Limits[i] after the decision. Entries past
+	// len(p.Limits) are zero.
+	States [MaxLimits]LimitState
+}
+
+// LimitState is what one limit looks like after a decision.
+type LimitState struct {
+	// Remaining is how many more units the limit admits now.
+	Remaining int64
+
+	// Reset is the time until the limit's current window ends (fixed and
+	// sliding windows) or until its bucket is full again (token bucket).
+	Reset time.Duration
+}

@@ -1,0 +1,76 @@
+package memory
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults of the options below.
+const (
+	DefaultMaxKeys       = 100_000
+	DefaultSweepInterval = time.Minute
+)
+
+type config struct {
+	maxKeys       int
+	now           func() time.Time
+	sweepInterval time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		maxKeys:       DefaultMaxKeys,
+		now:           time.Now,
+		sweepInterval: DefaultSweepInterval,
+	}
+}
+
+func (c config) validate() error {
+	switch {
+	case c.maxKeys < 1:
+		return fmt.Errorf("memory: WithMaxKeys(%d): the store must hold at least 1 key", c.maxKeys)
+	case c.sweepInterval <= 0:
+		return fmt.Errorf("memory: WithSweepInterval(%v): the interval must be positive", c.sweepInterval)
+	case c.now == nil:
+		return fmt.Errorf("memory: WithClock(nil): the clock must not be nil")
+	}
+	return nil
+}
+
+// Option configures a Store.
+type Option interface {
+	apply(*config)
+}
+
+type maxKeysOption int
+
+func (o maxKeysOption) apply(c *config) { c.maxKeys = int(o) }
+
+// WithMaxKeys bounds the number of keys the store holds; n must be at least 1.
+// The default is DefaultMaxKeys. A key with a policy of one or two limits takes
+// roughly 200 bytes, so the default bounds the store to about 20 MB.
+//
+// When a key must be added to a full store, an expired key is dropped if one is
+// found cheaply, and otherwise the least recently used key: its counters are
+// lost, so that key starts afresh. The store is split into shards, each with
+// its own share of n, so a key may be evicted before the whole store holds n
+// keys.
+func WithMaxKeys(n int) Option { return maxKeysOption(n) }
+
+type clockOption func() time.Time
+
+func (o clockOption) apply(c *config) { c.now = o }
+
+// WithClock sets the function the store reads the time from. The default is
+// time.Now. It is meant for tests; now must be safe for concurrent use.
+func WithClock(now func() time.Time) Option { return clockOption(now) }
+
+type sweepIntervalOption time.Duration
+
+func (o sweepIntervalOption) apply(c *config) { c.sweepInterval = time.Duration(o) }
+
+// WithSweepInterval sets how often the store's background sweeper removes
+// expired keys; d must be positive. The default is DefaultSweepInterval.
+// Expired keys are treated as absent whether or not they have been swept, so
+// the interval trades memory for sweeping work, never correctness.
+func WithSweepInterval(d time.Duration) Option { return sweepIntervalOption(d) }

@@ -1,0 +1,110 @@
+package ginlimit_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ginlimit/ginlimit"
+)
+
+// benchKeys is how many distinct clients the benchmarks spread requests over.
+const benchKeys = 16384
+
+// distinctAddrs returns n distinct IPv4 peer addresses.
+func distinctAddrs(tb testing.TB, n int) []string {
+	addrs := make([]string, n)
+	seen := make(map[string]bool, n)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("10.%d.%d.%d:4242", i>>16&0xff, i>>8&0xff, i&0xff)
+		seen[addrs[i]] = true
+	}
+	if len(seen) != n {
+		tb.Fatalf("got %d distinct addresses, want %d", len(seen), n)
+	}
+	return addrs
+}
+
+// discardWriter is a ResponseWriter that keeps nothing but the status, so
+// that the benchmark measures the router and middleware, not a recorder.
+type discardWriter struct {
+	header http.Header
+	code   int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+
+func benchRouter(b *testing.B, mw gin.HandlerFunc) *gin.Engine {
+	r := gin.New()
+	if err := r.SetTrustedProxies(nil); err != nil {
+		b.Fatal(err)
+	}
+	if mw != nil {
+		r.Use(mw)
+	}
+	r.GET("/", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	return r
+}
+
+// serveParallel sends GET / from benchKeys distinct clients, each goroutine
+// walking them from its own offset, and fails if any request is not admitted.
+func serveParallel(b *testing.B, r *gin.Engine) {
+	addrs := distinctAddrs(b, benchKeys)
+	var offset, failed atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		reqs := make([]*http.Request, len(addrs))
+		for i, a := range addrs {
+			reqs[i] = httptest.NewRequest(http.MethodGet, "/", nil)
+			reqs[i].RemoteAddr = a
+		}
+		w := &discardWriter{header: make(http.Header)}
+		i := int(offset.Add(7919)) % len(reqs)
+		for pb.Next() {
+			clear(w.header)
+			w.code = 0
+			r.ServeHTTP(w, reqs[i])
+			if w.code != http.StatusNoContent {
+				failed.Add(1)
+			}
+			if i++; i == len(reqs) {
+				i = 0
+			}
+		}
+	})
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d requests were not admitted", n)
+	}
+}
+
+// BenchmarkMiddleware measures a request through gin with and without the
+// middleware on the built-in memory backend.
+func BenchmarkMiddleware(b *testing.B) {
+	b.Run("baseline", func(b *testing.B) {
+		serveParallel(b, benchRouter(b, nil))
+	})
+	for _, s := range []ginlimit.Strategy{ginlimit.SlidingWindow, ginlimit.FixedWindow, ginlimit.TokenBucket} {
+		for _, h := range []ginlimit.Headers{ginlimit.HeadersLegacy, ginlimit.HeadersNone} {
+			b.Run(fmt.Sprintf("ginlimit/%v/headers=%v", s, h), func(b *testing.B) {
+				lim, err := ginlimit.NewLimiter(
+					ginlimit.WithLimits("1000000000/hour"),
+					ginlimit.WithStrategy(s),
+					ginlimit.WithHeaders(h),
+					ginlimit.WithLogger(discardLogger()),
+				)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer lim.Close()
+				serveParallel(b, benchRouter(b, lim.Middleware()))
+			})
+		}
+	}
+}

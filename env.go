@@ -1,0 +1,144 @@
+package ginlimit
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ginlimit/ginlimit/backend"
+)
+
+// The environment variables FromEnv reads.
+const (
+	EnvEnabled       = "RATELIMIT_ENABLED"
+	EnvDefault       = "RATELIMIT_DEFAULT"
+	EnvStrategy      = "RATELIMIT_STRATEGY"
+	EnvKeyPrefix     = "RATELIMIT_KEY_PREFIX"
+	EnvKeyBy         = "RATELIMIT_KEY_BY"
+	EnvHeaders       = "RATELIMIT_HEADERS"
+	EnvMemoryMaxKeys = "RATELIMIT_MEMORY_MAX_KEYS"
+)
+
+// envVars lists every variable FromEnv knows; any other RATELIMIT_ variable is
+// a mistake it reports.
+var envVars = []string{EnvEnabled, EnvDefault, EnvStrategy, EnvKeyPrefix, EnvKeyBy, EnvHeaders, EnvMemoryMaxKeys}
+
+// FromEnv configures the Limiter from the environment:
+//
+//	RATELIMIT_ENABLED          true or false (false passes every request through)  default true
+//	RATELIMIT_DEFAULT          limits, as WithLimits                              default 100/minute
+//	RATELIMIT_STRATEGY         fixed-window, sliding-window or token-bucket      default sliding-window
+//	RATELIMIT_KEY_PREFIX       key namespace, as WithKeyPrefix                    default ginlimit
+//	RATELIMIT_KEY_BY           ip, header:<Name> or xff:<N>                       default ip
+//	RATELIMIT_HEADERS          legacy, ietf, both or none                         default legacy
+//	RATELIMIT_MEMORY_MAX_KEYS  keys the memory backend holds, at least 1          default 100000
+//
+// An unset or empty variable keeps the value configured before FromEnv. A
+// value that does not parse, or a RATELIMIT_ variable FromEnv does not know
+// (a typo), is an error naming the variable. Options after FromEnv override
+// it. The environment is read when the Limiter is built.
+func FromEnv() Option {
+	return limiterOption("FromEnv", applyEnv)
+}
+
+func applyEnv(c *config) error {
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "RATELIMIT_") && !slices.Contains(envVars, name) {
+			return envError(name, "", fmt.Errorf("unknown variable (known: %s)", strings.Join(envVars, ", ")))
+		}
+	}
+	for _, name := range envVars {
+		value := strings.TrimSpace(os.Getenv(name))
+		if value == "" {
+			continue
+		}
+		if err := applyEnvVar(c, name, value); err != nil {
+			return envError(name, value, err)
+		}
+	}
+	return nil
+}
+
+func applyEnvVar(c *config, name, value string) error {
+	var opt Option
+	switch name {
+	case EnvEnabled:
+		enabled, err := strconv.ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		opt = WithEnabled(enabled)
+	case EnvDefault:
+		limits, err := backend.ParseLimits(value)
+		if err != nil {
+			return err
+		}
+		c.limits = limits
+		return nil
+	case EnvStrategy:
+		s, err := backend.ParseStrategy(value)
+		if err != nil {
+			return err
+		}
+		opt = WithStrategy(s)
+	case EnvKeyPrefix:
+		if err := checkName(value); err != nil {
+			return err
+		}
+		c.keyPrefix = value
+		return nil
+	case EnvKeyBy:
+		o, err := parseKeyBy(value)
+		if err != nil {
+			return err
+		}
+		opt = o
+	case EnvHeaders:
+		h, err := ParseHeaders(value)
+		if err != nil {
+			return err
+		}
+		opt = WithHeaders(h)
+	case EnvMemoryMaxKeys:
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 {
+			return fmt.Errorf("want a whole number of at least 1")
+		}
+		opt = WithMemoryMaxKeys(n)
+	}
+	return opt.apply(c)
+}
+
+// parseKeyBy reads RATELIMIT_KEY_BY: "ip", "header:<Name>" or "xff:<N>".
+func parseKeyBy(value string) (Option, error) {
+	kind, arg, hasArg := strings.Cut(value, ":")
+	switch strings.ToLower(kind) {
+	case "ip":
+		if hasArg {
+			return nil, fmt.Errorf("ip takes no argument")
+		}
+		return KeyByIP(), nil
+	case "header":
+		if err := checkHeaderName(arg); err != nil {
+			return nil, err
+		}
+		return KeyByHeader(arg), nil
+	case "xff":
+		n, err := strconv.Atoi(arg)
+		if err != nil || n < 1 || n > 64 {
+			return nil, fmt.Errorf("xff:<N> wants N from 1 to 64")
+		}
+		return KeyByForwardedFor(n), nil
+	}
+	return nil, fmt.Errorf("want ip, header:<Name> or xff:<N>")
+}
+
+func envError(name, value string, err error) error {
+	if value == "" {
+		return fmt.Errorf("ginlimit: %s: %w: %w", name, ErrInvalidOption, err)
+	}
+	return fmt.Errorf("ginlimit: %s=%q: %w: %w", name, value, ErrInvalidOption, err)
+}

@@ -1,0 +1,334 @@
+// Package ginlimit is a Gin middleware that rate-limits HTTP requests.
+//
+// The simplest use limits every client IP to 100 requests a minute:
+//
+//	router.Use(ginlimit.New())
+//
+// Limits are written as "100/minute;1000/hour" (see WithLimits), counted by a
+// strategy (sliding window by default, fixed window or token bucket) under a
+// key (the client IP by default; read the WARNING on KeyByIP), and kept in a
+// backend: the built-in memory backend by default. Routes get limits of their
+// own with Limiter.Limit, and the state of the limiter is served by the
+// /health/ratelimit group (RegisterHealth).
+//
+// Admitted responses carry rate-limit headers (see Headers); denied requests
+// get 429 Too Many Requests with Retry-After. A backend failure never fails a
+// request: it is admitted, counted in Stats().Errors and logged.
+package ginlimit
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ginlimit/ginlimit/backend"
+	"github.com/ginlimit/ginlimit/backend/memory"
+)
+
+// Limiter rate-limits requests. Build one with NewLimiter; it is safe for
+// concurrent use, and Close releases what it holds.
+type Limiter struct {
+	cfg     config
+	backend backend.Backend
+	owned   backend.Closer // the built-in backend, closed by Close
+	def     gin.HandlerFunc
+
+	stats   counters
+	failing atomic.Bool // the last backend call failed; for logging transitions
+	exempt  atomic.Pointer[[]string]
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New returns the middleware of a new Limiter, for router.Use. It panics,
+// like regexp.MustCompile, when an option or environment variable is invalid;
+// the message names it. The Limiter lives as long as the process; use
+// NewLimiter to keep a handle on it (for Limit, Stats, Close).
+func New(opts ...Option) gin.HandlerFunc {
+	l, err := NewLimiter(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return l.Middleware()
+}
+
+// NewLimiter returns a Limiter configured by opts, applied in order over the
+// defaults: "100/minute" per client IP, sliding window, legacy headers, the
+// built-in memory backend. An invalid option gives an error wrapping
+// ErrInvalidOption that names it.
+func NewLimiter(opts ...Option) (*Limiter, error) {
+	cfg := defaultConfig()
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("ginlimit: option %d: %w: nil", i, ErrInvalidOption)
+		}
+		if err := o.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	l := &Limiter{cfg: cfg, backend: cfg.backend}
+	if cfg.enabled && l.backend == nil {
+		store, err := memory.New(memory.WithMaxKeys(cfg.memoryMaxKeys), memory.WithClock(cfg.clock))
+		if err != nil {
+			return nil, fmt.Errorf("ginlimit: memory backend: %w", err)
+		}
+		l.backend, l.owned = store, store
+	}
+	def, err := l.handler(&cfg)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	l.def = def
+	for _, r := range cfg.health {
+		RegisterHealth(r, l)
+	}
+	cfg.logger.Info("ginlimit: rate limiting configured",
+		"enabled", cfg.enabled, "backend", l.backendName(),
+		"strategy", cfg.strategy.String(), "limits", backend.FormatLimits(cfg.limits))
+	return l, nil
+}
+
+// Middleware returns the handler that applies the Limiter's own limits, for
+// router.Use or a route group.
+func (l *Limiter) Middleware() gin.HandlerFunc { return l.def }
+
+// Limit returns a handler that applies limits of its own to the routes it is
+// given to, counted apart from the Limiter's default limits:
+//
+//	r.POST("/login", lim.Limit("5/minute"), login)
+//
+// Each route counts separately, named after its path, unless WithName gives
+// several routes one shared name. opts may hold the per-route options
+// (WithStrategy, the key options, WithName, WithSkip, WithCost,
+// WithExceededHandler, WithHeaders); the rest default to the Limiter's. Limit
+// panics, when the routes are set up, on invalid limits or options and on
+// options that apply only to a whole Limiter.
+func (l *Limiter) Limit(limits string, opts ...Option) gin.HandlerFunc {
+	h, err := l.route(limits, opts)
+	if err != nil {
+		panic(&routeError{where: fmt.Sprintf("Limit(%q)", limits), err: err})
+	}
+	return h
+}
+
+func (l *Limiter) route(limits string, opts []Option) (gin.HandlerFunc, error) {
+	cfg := l.cfg // the per-route fields start as the Limiter's
+	cfg.name = ""
+	if err := WithLimits(limits).apply(&cfg); err != nil {
+		return nil, err
+	}
+	for i, o := range opts {
+		switch {
+		case o == nil:
+			return nil, fmt.Errorf("option %d: %w: nil", i, ErrInvalidOption)
+		case !o.route():
+			return nil, fmt.Errorf("%w: %v applies to the whole Limiter, not to a route", ErrInvalidOption, o)
+		}
+		if err := o.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	return l.handler(&cfg)
+}
+
+// routeError places an option error in the Limit call that caused it.
+type routeError struct {
+	where string
+	err   error
+}
+
+func (e *routeError) Error() string {
+	return "ginlimit: " + e.where + ": " + strings.TrimPrefix(e.err.Error(), "ginlimit: ")
+}
+
+func (e *routeError) Unwrap() error { return e.err }
+
+// Close releases the built-in backend's resources. A backend given by
+// WithBackend is the caller's to close. Close is idempotent; after it, requests
+// are admitted and counted as errors.
+func (l *Limiter) Close() error {
+	l.closeOnce.Do(func() {
+		if l.owned != nil {
+			l.closeErr = l.owned.Close()
+		}
+	})
+	return l.closeErr
+}
+
+// policy is one set of limits applied by one handler.
+type policy struct {
+	l        *Limiter
+	policy   backend.Policy
+	keyFunc  KeyFunc
+	skip     gin.Skipper
+	cost     func(*gin.Context) int
+	exceeded ExceededHandler
+	headers  Headers
+
+	named  *scope   // the scope, when the policy has a fixed name
+	scopes sync.Map // route path -> *scope, when named after each route
+}
+
+func (l *Limiter) handler(cfg *config) (gin.HandlerFunc, error) {
+	if !cfg.enabled {
+		return func(*gin.Context) {}, nil
+	}
+	p := &policy{
+		l:        l,
+		policy:   backend.Policy{Strategy: cfg.strategy, Limits: slices.Clone(cfg.limits)},
+		keyFunc:  cfg.keyFunc,
+		skip:     cfg.skip,
+		cost:     cfg.cost,
+		exceeded: cfg.exceeded,
+		headers:  cfg.headers,
+	}
+	if err := p.policy.Validate(); err != nil {
+		return nil, fmt.Errorf("ginlimit: %w: %w", ErrInvalidOption, err)
+	}
+	if cfg.name != "" {
+		p.named = newScope(l.cfg.keyPrefix, cfg.name, p.policy.Limits)
+	}
+	return p.serve, nil
+}
+
+func (p *policy) serve(c *gin.Context) {
+	l := p.l
+	if l.isExempt(c.FullPath()) {
+		return
+	}
+	if p.skip != nil && p.skip(c) {
+		l.stats.skipped.Add(1)
+		return
+	}
+	s := p.scope(c)
+	client := p.keyFunc(c)
+	if client == "" {
+		if client = clientIPKey(c); client == "" {
+			client = "unknown"
+		}
+	}
+	client = boundKey(client)
+	cost := int64(1)
+	if p.cost != nil {
+		cost = max(int64(p.cost(c)), 0)
+	}
+
+	res, err := l.backend.Allow(c.Request.Context(), s.keyPrefix+client, p.policy, cost)
+	if err != nil {
+		l.backendFailed(err)
+		return
+	}
+	l.backendOK()
+	if p.headers != HeadersNone {
+		writeHeaders(c.Writer.Header(), p.headers, s, &res, l.cfg.clock())
+	}
+	if res.Allowed {
+		l.stats.allowed.Add(1)
+		return
+	}
+	l.stats.denied.Add(1)
+	p.deny(c, s, client, &res)
+}
+
+func (p *policy) deny(c *gin.Context, s *scope, client string, res *backend.Result) {
+	retryAfter := max(ceilSeconds(res.RetryAfter), 1)
+	c.Writer.Header()[hdrRetryAfter] = []string{strconv.FormatInt(retryAfter, 10)}
+	if p.exceeded != nil {
+		p.exceeded(c, Exceeded{
+			Key:        client,
+			Policy:     s.name,
+			Limit:      p.policy.Limits[tightest(res, len(p.policy.Limits))],
+			RetryAfter: res.RetryAfter,
+		})
+		c.Abort()
+		return
+	}
+	body := make([]byte, 0, 64)
+	body = append(body, `{"error":"rate limit exceeded","retry_after":`...)
+	body = strconv.AppendInt(body, retryAfter, 10)
+	body = append(body, '}')
+	c.Data(http.StatusTooManyRequests, "application/json; charset=utf-8", body)
+	c.Abort()
+}
+
+// scope returns the policy's fixed scope, or the one named after the route.
+func (p *policy) scope(c *gin.Context) *scope {
+	if p.named != nil {
+		return p.named
+	}
+	path := c.FullPath()
+	if s, ok := p.scopes.Load(path); ok {
+		return s.(*scope)
+	}
+	s, _ := p.scopes.LoadOrStore(path, newScope(p.l.cfg.keyPrefix, routeName(path), p.policy.Limits))
+	return s.(*scope)
+}
+
+// routeName makes a route path usable as a policy name: characters that
+// checkName refuses become '_', and an unmatched route is "*".
+func routeName(path string) string {
+	if path == "" {
+		return "*"
+	}
+	return strings.Map(func(r rune) rune {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`"\{}`, r) {
+			return '_'
+		}
+		return r
+	}, path)
+}
+
+func (l *Limiter) isExempt(path string) bool {
+	if paths := l.exempt.Load(); paths != nil {
+		return slices.Contains(*paths, path)
+	}
+	return false
+}
+
+func (l *Limiter) addExempt(paths ...string) {
+	for {
+		old := l.exempt.Load()
+		var next []string
+		if old != nil {
+			next = slices.Clone(*old)
+		}
+		next = append(next, paths...)
+		if l.exempt.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// backendFailed admits the request and logs the first failure of a run.
+func (l *Limiter) backendFailed(err error) {
+	l.stats.errors.Add(1)
+	if !l.failing.Swap(true) {
+		l.cfg.logger.Warn("ginlimit: backend failed, admitting requests unlimited",
+			"backend", l.backendName(), "error", err)
+	}
+}
+
+func (l *Limiter) backendOK() {
+	if l.failing.Load() && l.failing.Swap(false) {
+		l.cfg.logger.Info("ginlimit: backend recovered", "backend", l.backendName())
+	}
+}
+
+func (l *Limiter) backendName() string {
+	switch b := l.backend.(type) {
+	case nil: // disabled: nothing was built
+		return "memory"
+	case backend.Namer:
+		return b.Name()
+	default:
+		return fmt.Sprintf("%T", b)
+	}
+}

@@ -1,0 +1,167 @@
+package ginlimit
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ginlimit/ginlimit/backend"
+)
+
+// Headers selects the rate-limit headers set on every limited response.
+type Headers uint8
+
+const (
+	// HeadersLegacy sets X-RateLimit-Limit, X-RateLimit-Remaining and
+	// X-RateLimit-Reset (Unix epoch seconds), describing the limit closest to
+	// exhaustion. It is the default.
+	HeadersLegacy Headers = iota
+	// HeadersIETF sets RateLimit-Policy and RateLimit as structured-field
+	// lists (draft-ietf-httpapi-ratelimit-headers), one item per limit.
+	HeadersIETF
+	// HeadersBoth sets both sets.
+	HeadersBoth
+	// HeadersNone sets neither. A denied request still gets Retry-After.
+	HeadersNone
+)
+
+var headerModeNames = [...]string{"legacy", "ietf", "both", "none"}
+
+// String returns "legacy", "ietf", "both" or "none".
+func (h Headers) String() string {
+	if int(h) < len(headerModeNames) {
+		return headerModeNames[h]
+	}
+	return fmt.Sprintf("Headers(%d)", uint8(h))
+}
+
+// ParseHeaders reads a header mode as String returns it.
+func ParseHeaders(s string) (Headers, error) {
+	for h, name := range headerModeNames {
+		if strings.EqualFold(s, name) {
+			return Headers(h), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown header mode %q (want %s)", s, strings.Join(headerModeNames[:], ", "))
+}
+
+// Header names in canonical form, so that setting them allocates no key.
+const (
+	hdrLimit      = "X-Ratelimit-Limit"
+	hdrRemaining  = "X-Ratelimit-Remaining"
+	hdrReset      = "X-Ratelimit-Reset"
+	hdrPolicy     = "Ratelimit-Policy"
+	hdrRateLimit  = "Ratelimit"
+	hdrRetryAfter = "Retry-After"
+)
+
+// scope is what the headers and keys of one named policy need, computed once.
+type scope struct {
+	name      string
+	keyPrefix string   // "<prefix>:<name>:"
+	counts    []string // X-RateLimit-Limit value per limit
+	policy    string   // RateLimit-Policy value
+	items     []string // quoted IETF item name per limit
+}
+
+func newScope(keyPrefix, name string, limits []backend.Limit) *scope {
+	s := &scope{
+		name:      name,
+		keyPrefix: keyPrefix + ":" + name + ":",
+		counts:    make([]string, len(limits)),
+		items:     make([]string, len(limits)),
+	}
+	policies := make([]string, len(limits))
+	for i, l := range limits {
+		s.counts[i] = strconv.FormatInt(l.Count, 10)
+		item := name
+		if len(limits) > 1 {
+			// "default-minute", "default-7days": distinct names per limit.
+			_, unit, _ := strings.Cut(l.String(), "/")
+			item += "-" + strings.ReplaceAll(unit, " ", "")
+		}
+		s.items[i] = sfString(item)
+		policies[i] = s.items[i] + ";q=" + s.counts[i] + ";w=" + strconv.FormatInt(int64(l.Period/time.Second), 10)
+	}
+	s.policy = strings.Join(policies, ", ")
+	return s
+}
+
+// sfString quotes s as a structured-field string (RFC 9651): printable ASCII
+// only, with quote and backslash escaped; anything else becomes '_'.
+func sfString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < ' ' || c > '~':
+			b.WriteByte('_')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// tightest returns the index of the limit closest to exhaustion: the fewest
+// remaining, and of those the longest until reset.
+func tightest(res *backend.Result, n int) int {
+	best := 0
+	for i := 1; i < n; i++ {
+		a, b := res.States[i], res.States[best]
+		if a.Remaining < b.Remaining || a.Remaining == b.Remaining && a.Reset > b.Reset {
+			best = i
+		}
+	}
+	return best
+}
+
+// writeHeaders sets the rate-limit headers of mode on h.
+func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result, now time.Time) {
+	n := len(s.counts)
+	if mode == HeadersLegacy || mode == HeadersBoth {
+		i := tightest(res, n)
+		st := res.States[i]
+		reset := (now.UnixNano() + int64(st.Reset) + int64(time.Second) - 1) / int64(time.Second)
+		values := make([]string, 3) // one allocation for the three header slices
+		values[0] = s.counts[i]
+		values[1] = strconv.FormatInt(st.Remaining, 10)
+		values[2] = strconv.FormatInt(reset, 10)
+		h[hdrLimit] = values[0:1:1]
+		h[hdrRemaining] = values[1:2:2]
+		h[hdrReset] = values[2:3:3]
+	}
+	if mode == HeadersIETF || mode == HeadersBoth {
+		var buf [256]byte
+		b := buf[:0]
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, s.items[i]...)
+			b = append(b, ";r="...)
+			b = strconv.AppendInt(b, res.States[i].Remaining, 10)
+			b = append(b, ";t="...)
+			b = strconv.AppendInt(b, ceilSeconds(res.States[i].Reset), 10)
+		}
+		values := make([]string, 2)
+		values[0] = s.policy
+		values[1] = string(b)
+		h[hdrPolicy] = values[0:1:1]
+		h[hdrRateLimit] = values[1:2:2]
+	}
+}
+
+// ceilSeconds rounds d up to whole seconds.
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}

@@ -1,0 +1,160 @@
+package ginlimit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"net/textproto"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// maxClientKeyLen bounds the client part of a key; longer keys are hashed.
+const maxClientKeyLen = 128
+
+// KeyByIP counts requests by client IP, as gin's c.ClientIP() reports it,
+// with IPv6 addresses grouped by /64 (one host owns a whole /64). It is the
+// default.
+//
+// WARNING: gin trusts every proxy by default, so c.ClientIP() returns the
+// leftmost X-Forwarded-For entry, which the client writes: a client that sends
+// a new X-Forwarded-For with each request is never limited. Call
+// engine.SetTrustedProxies with your proxies' addresses (or nil when there are
+// none), or use KeyByForwardedFor behind a load balancer.
+func KeyByIP() Option {
+	return routeOption("KeyByIP", func(c *config) error {
+		c.keyFunc = clientIPKey
+		return nil
+	})
+}
+
+// KeyByHeader counts requests by the value of the named request header, such
+// as an API key, and by client IP (KeyByIP) when the header is absent or
+// empty. Header keys and IP keys never collide. Only trust a header your own
+// authentication has checked: a client that invents a new value per request
+// is never limited.
+func KeyByHeader(name string) Option {
+	return routeOption("KeyByHeader", func(c *config) error {
+		if err := checkHeaderName(name); err != nil {
+			return invalid(fmt.Sprintf("KeyByHeader(%q)", name), err)
+		}
+		canonical := textproto.CanonicalMIMEHeaderKey(name)
+		c.keyFunc = func(c *gin.Context) string {
+			values := c.Request.Header[canonical]
+			if len(values) == 0 {
+				return ""
+			}
+			v := strings.TrimSpace(values[0])
+			if v == "" {
+				return ""
+			}
+			return "h:" + v
+		}
+		return nil
+	})
+}
+
+// KeyByForwardedFor counts requests by the nth X-Forwarded-For entry from the
+// right (n = 1 is the last one), with IPv6 grouped by /64. Each proxy appends
+// the address it received the request from, so with n proxies you trust in
+// front of the service the nth entry from the right is the client as your
+// first proxy saw it, and everything left of it is unverified. Behind Google
+// Cloud's external Application Load Balancer (Cloud Run included) the header
+// ends with "<client>,<load balancer>": use n = 2; for direct *.run.app
+// traffic n = 1.
+//
+// When the header has fewer than n entries, or the entry is not an IP
+// address, the request did not come through the expected proxies and is
+// counted by its direct peer address (c.RemoteIP()). n is 1 to 64.
+func KeyByForwardedFor(n int) Option {
+	return routeOption("KeyByForwardedFor", func(c *config) error {
+		if n < 1 || n > 64 {
+			return invalidf(fmt.Sprintf("KeyByForwardedFor(%d)", n), "n must be 1 to 64")
+		}
+		c.keyFunc = func(c *gin.Context) string {
+			entry := nthFromRight(c.Request.Header["X-Forwarded-For"], n)
+			if addr, err := netip.ParseAddr(entry); err == nil {
+				return addrKey(entry, addr)
+			}
+			return normalizeIP(c.RemoteIP())
+		}
+		return nil
+	})
+}
+
+func clientIPKey(c *gin.Context) string { return normalizeIP(c.ClientIP()) }
+
+// normalizeIP returns s unchanged for IPv4, the /64 prefix for IPv6, the
+// IPv4 address for IPv4-mapped IPv6, and s itself when it is not an address.
+func normalizeIP(s string) string {
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return s
+	}
+	return addrKey(s, addr)
+}
+
+func addrKey(s string, addr netip.Addr) string {
+	switch {
+	case addr.Is4():
+		return s // ParseAddr accepts only the canonical dotted form
+	case addr.Is4In6():
+		return addr.Unmap().String()
+	default:
+		p, _ := addr.WithZone("").Prefix(64)
+		return p.String()
+	}
+}
+
+// nthFromRight returns the nth non-empty comma-separated entry from the right
+// across all the header's lines, or "" when there are fewer. It allocates
+// nothing.
+func nthFromRight(lines []string, n int) string {
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := lines[i]
+		end := len(line)
+		for {
+			start := strings.LastIndexByte(line[:end], ',') + 1
+			if entry := strings.TrimSpace(line[start:end]); entry != "" {
+				if n--; n == 0 {
+					return entry
+				}
+			}
+			if start == 0 {
+				break
+			}
+			end = start - 1
+		}
+	}
+	return ""
+}
+
+// boundKey returns k, or a hash of it when it is longer than maxClientKeyLen,
+// so that a client cannot make the store hold arbitrarily long keys.
+func boundKey(k string) string {
+	if len(k) <= maxClientKeyLen {
+		return k
+	}
+	sum := sha256.Sum256([]byte(k))
+	return "sha256:" + hex.EncodeToString(sum[:16])
+}
+
+func checkHeaderName(name string) error {
+	if name == "" {
+		return fmt.Errorf("the header name is empty")
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenChar(name[i]) {
+			return fmt.Errorf("character %q is not allowed in a header name", name[i])
+		}
+	}
+	return nil
+}
+
+// isTokenChar reports whether b may appear in an HTTP token (RFC 9110).
+func isTokenChar(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
+		strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+}

@@ -1,0 +1,341 @@
+package ginlimit
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ginlimit/ginlimit/backend"
+	"github.com/ginlimit/ginlimit/backend/memory"
+)
+
+// ErrInvalidOption is wrapped by every configuration error that NewLimiter,
+// Limit and FromEnv return.
+var ErrInvalidOption = errors.New("invalid option")
+
+// Strategy selects the rate-limiting algorithm. See ALGORITHMS.md in docs/.
+type Strategy = backend.Strategy
+
+// The strategies. SlidingWindow is the default.
+const (
+	SlidingWindow = backend.SlidingWindow
+	FixedWindow   = backend.FixedWindow
+	TokenBucket   = backend.TokenBucket
+)
+
+// Defaults.
+const (
+	DefaultLimits     = "100/minute"
+	DefaultKeyPrefix  = "ginlimit"
+	DefaultPolicyName = "default"
+	// DefaultMemoryMaxKeys bounds the built-in memory backend: at about 200
+	// bytes a key, 100,000 keys hold about 20 MB.
+	DefaultMemoryMaxKeys = memory.DefaultMaxKeys
+)
+
+// KeyFunc returns the key a request is counted under, such as a client IP,
+// a user ID or an API key. An empty key falls back to the client IP.
+type KeyFunc func(c *gin.Context) string
+
+// ExceededHandler writes the response to a denied request. The rate-limit
+// headers and Retry-After are already set when it runs, and the handler chain
+// is aborted after it returns.
+type ExceededHandler func(c *gin.Context, e Exceeded)
+
+// Exceeded describes a denied request to an ExceededHandler.
+type Exceeded struct {
+	// Key is the client key the request was counted under, without prefix.
+	Key string
+	// Policy is the name of the policy that denied it: "default" for the
+	// Limiter's own limits, the route's name for Limit.
+	Policy string
+	// Limit is the limit closest to exhaustion.
+	Limit backend.Limit
+	// RetryAfter is the time until the same request would be admitted.
+	RetryAfter time.Duration
+}
+
+// An Option configures a Limiter (NewLimiter, New) or a route (Limit). Options
+// apply in order, so a later option overrides an earlier one, including the
+// values FromEnv reads.
+type Option interface {
+	apply(*config) error
+	// route reports whether the option may be given to Limiter.Limit.
+	route() bool
+}
+
+type option struct {
+	name     string // the option's function name, for errors
+	perRoute bool
+	fn       func(*config) error
+}
+
+func (o option) apply(c *config) error { return o.fn(c) }
+func (o option) String() string        { return o.name }
+func (o option) route() bool           { return o.perRoute }
+
+// limiterOption applies to the whole Limiter and is refused by Limit.
+func limiterOption(name string, fn func(*config) error) Option {
+	return option{name: name, fn: fn}
+}
+
+// routeOption may be given to NewLimiter and to Limit.
+func routeOption(name string, fn func(*config) error) Option {
+	return option{name: name, perRoute: true, fn: fn}
+}
+
+// config is what the options build. Limiter-wide fields and per-route fields
+// live together so that Limit can start from a copy of the Limiter's.
+type config struct {
+	// Limiter-wide.
+	enabled       bool
+	limits        []backend.Limit
+	backend       backend.Backend
+	memoryMaxKeys int
+	logger        *slog.Logger
+	clock         func() time.Time
+	keyPrefix     string
+	health        []gin.IRouter
+
+	// Per route.
+	name     string
+	strategy backend.Strategy
+	keyFunc  KeyFunc
+	skip     gin.Skipper
+	cost     func(*gin.Context) int
+	exceeded ExceededHandler
+	headers  Headers
+}
+
+func defaultConfig() config {
+	limits, err := backend.ParseLimits(DefaultLimits)
+	if err != nil {
+		panic(err) // DefaultLimits is a constant that parses
+	}
+	return config{
+		enabled:       true,
+		limits:        limits,
+		memoryMaxKeys: DefaultMemoryMaxKeys,
+		logger:        slog.Default(),
+		clock:         time.Now,
+		keyPrefix:     DefaultKeyPrefix,
+		name:          DefaultPolicyName,
+		strategy:      backend.SlidingWindow,
+		keyFunc:       clientIPKey,
+		headers:       HeadersLegacy,
+	}
+}
+
+func invalid(option string, err error) error {
+	return fmt.Errorf("ginlimit: %s: %w: %w", option, ErrInvalidOption, err)
+}
+
+func invalidf(option, format string, args ...any) error {
+	return invalid(option, fmt.Errorf(format, args...))
+}
+
+// WithEnabled turns rate limiting on or off. A disabled Limiter passes every
+// request through without counting it. The default is true.
+func WithEnabled(enabled bool) Option {
+	return limiterOption("WithEnabled", func(c *config) error {
+		c.enabled = enabled
+		return nil
+	})
+}
+
+// WithLimits sets the Limiter's limits in the notation of
+// backend.ParseLimits, such as "100/minute;1000/hour" or "500 per 7 days". A
+// request is admitted only if every limit admits it. The default is
+// "100/minute".
+func WithLimits(limits string) Option {
+	return limiterOption("WithLimits", func(c *config) error {
+		parsed, err := backend.ParseLimits(limits)
+		if err != nil {
+			return invalid(fmt.Sprintf("WithLimits(%q)", limits), err)
+		}
+		c.limits = parsed
+		return nil
+	})
+}
+
+// WithStrategy sets the algorithm: SlidingWindow (the default), FixedWindow
+// or TokenBucket.
+func WithStrategy(s Strategy) Option {
+	return routeOption("WithStrategy", func(c *config) error {
+		if s > backend.TokenBucket {
+			return invalidf(fmt.Sprintf("WithStrategy(%v)", s), "unknown strategy")
+		}
+		c.strategy = s
+		return nil
+	})
+}
+
+// WithKeyFunc counts requests under the key f returns. The default is
+// KeyByIP. An empty key falls back to the client IP.
+func WithKeyFunc(f KeyFunc) Option {
+	return routeOption("WithKeyFunc", func(c *config) error {
+		if f == nil {
+			return invalidf("WithKeyFunc(nil)", "the key function is nil")
+		}
+		c.keyFunc = f
+		return nil
+	})
+}
+
+// WithKeyPrefix sets the namespace of every key, "ginlimit" by default, so
+// that several services can share one store. It is 1 to 64 printable ASCII
+// characters without spaces or braces.
+func WithKeyPrefix(prefix string) Option {
+	return limiterOption("WithKeyPrefix", func(c *config) error {
+		if err := checkName(prefix); err != nil {
+			return invalid(fmt.Sprintf("WithKeyPrefix(%q)", prefix), err)
+		}
+		c.keyPrefix = prefix
+		return nil
+	})
+}
+
+// WithName names a policy. The name appears in the IETF headers and
+// namespaces the keys, so routes given the same name share one count. The
+// Limiter's own limits are named "default"; a route limited with Limit is
+// named after its path (such as "/login") unless WithName says otherwise.
+func WithName(name string) Option {
+	return routeOption("WithName", func(c *config) error {
+		if err := checkName(name); err != nil {
+			return invalid(fmt.Sprintf("WithName(%q)", name), err)
+		}
+		c.name = name
+		return nil
+	})
+}
+
+// WithSkip exempts the requests for which skip returns true: they are
+// neither limited nor counted.
+func WithSkip(skip gin.Skipper) Option {
+	return routeOption("WithSkip", func(c *config) error {
+		if skip == nil {
+			return invalidf("WithSkip(nil)", "the skipper is nil")
+		}
+		c.skip = skip
+		return nil
+	})
+}
+
+// WithCost weighs requests: each consumes cost(c) units instead of one. A
+// cost of zero is free (admitted and not counted, even over the limit); a
+// negative cost counts as zero. A cost larger than a limit's count is always
+// denied.
+func WithCost(cost func(c *gin.Context) int) Option {
+	return routeOption("WithCost", func(c *config) error {
+		if cost == nil {
+			return invalidf("WithCost(nil)", "the cost function is nil")
+		}
+		c.cost = cost
+		return nil
+	})
+}
+
+// WithExceededHandler replaces the response to a denied request. The default
+// answers 429 with the JSON body {"error":"rate limit exceeded","retry_after":N}.
+func WithExceededHandler(h ExceededHandler) Option {
+	return routeOption("WithExceededHandler", func(c *config) error {
+		if h == nil {
+			return invalidf("WithExceededHandler(nil)", "the handler is nil")
+		}
+		c.exceeded = h
+		return nil
+	})
+}
+
+// WithHeaders selects the rate-limit headers set on every limited response:
+// HeadersLegacy (the default), HeadersIETF, HeadersBoth or HeadersNone.
+func WithHeaders(h Headers) Option {
+	return routeOption("WithHeaders", func(c *config) error {
+		if h > HeadersNone {
+			return invalidf(fmt.Sprintf("WithHeaders(%d)", h), "unknown header mode")
+		}
+		c.headers = h
+		return nil
+	})
+}
+
+// WithLogger sets the logger for configuration and backend events. The
+// default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return limiterOption("WithLogger", func(c *config) error {
+		if l == nil {
+			return invalidf("WithLogger(nil)", "the logger is nil")
+		}
+		c.logger = l
+		return nil
+	})
+}
+
+// WithClock sets the source of time, for tests. It drives the built-in memory
+// backend and the X-RateLimit-Reset header; a backend given by WithBackend
+// keeps its own clock. The default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return limiterOption("WithClock", func(c *config) error {
+		if now == nil {
+			return invalidf("WithClock(nil)", "the clock is nil")
+		}
+		c.clock = now
+		return nil
+	})
+}
+
+// WithBackend makes the Limiter count in b instead of the built-in memory
+// backend. The caller owns b: Limiter.Close does not close it.
+func WithBackend(b backend.Backend) Option {
+	return limiterOption("WithBackend", func(c *config) error {
+		if b == nil {
+			return invalidf("WithBackend(nil)", "the backend is nil")
+		}
+		c.backend = b
+		return nil
+	})
+}
+
+// WithMemoryMaxKeys bounds the number of keys the built-in memory backend
+// holds; past it, expired and then least recently used keys are evicted. The
+// default is DefaultMemoryMaxKeys.
+func WithMemoryMaxKeys(n int) Option {
+	return limiterOption("WithMemoryMaxKeys", func(c *config) error {
+		if n < 1 {
+			return invalidf(fmt.Sprintf("WithMemoryMaxKeys(%d)", n), "the bound must be at least 1")
+		}
+		c.memoryMaxKeys = n
+		return nil
+	})
+}
+
+// WithHealth registers the health group (see RegisterHealth) on r once the
+// Limiter is built.
+func WithHealth(r gin.IRouter) Option {
+	return limiterOption("WithHealth", func(c *config) error {
+		if r == nil {
+			return invalidf("WithHealth(nil)", "the router is nil")
+		}
+		c.health = append(c.health, r)
+		return nil
+	})
+}
+
+// checkName accepts 1 to 64 printable ASCII characters other than space,
+// quote, backslash and braces: safe inside a store key, a Redis Cluster hash
+// tag and a structured-field string.
+func checkName(s string) error {
+	if s == "" || len(s) > 64 {
+		return fmt.Errorf("it must be 1 to 64 characters long")
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b <= ' ' || b >= 0x7f || strings.IndexByte(`"\{}`, b) >= 0 {
+			return fmt.Errorf("character %q is not allowed", b)
+		}
+	}
+	return nil
+}
