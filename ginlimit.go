@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -75,7 +76,11 @@ func NewLimiter(opts ...Option) (*Limiter, error) {
 	}
 	l := &Limiter{cfg: cfg, backend: cfg.backend}
 	if cfg.enabled && l.backend == nil {
-		store, err := memory.New(memory.WithMaxKeys(cfg.memoryMaxKeys), memory.WithClock(cfg.clock))
+		memOpts := []memory.Option{memory.WithMaxKeys(cfg.memoryMaxKeys)}
+		if cfg.clock != nil {
+			memOpts = append(memOpts, memory.WithClock(cfg.clock))
+		}
+		store, err := memory.New(memOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("ginlimit: memory backend: %w", err)
 		}
@@ -205,7 +210,7 @@ func (p *policy) serve(c *gin.Context) {
 		return
 	}
 	if p.skip != nil && p.skip(c) {
-		l.stats.skipped.Add(1)
+		l.stats.stripe().skipped.Add(1)
 		return
 	}
 	s := p.scope(c)
@@ -228,13 +233,16 @@ func (p *policy) serve(c *gin.Context) {
 	}
 	l.backendOK()
 	if p.headers != HeadersNone {
-		writeHeaders(c.Writer.Header(), p.headers, s, &res, l.cfg.clock())
+		if res.Now.IsZero() {
+			res.Now = l.now()
+		}
+		writeHeaders(c.Writer.Header(), p.headers, s, &res)
 	}
 	if res.Allowed {
-		l.stats.allowed.Add(1)
+		l.stats.stripe().allowed.Add(1)
 		return
 	}
-	l.stats.denied.Add(1)
+	l.stats.stripe().denied.Add(1)
 	p.deny(c, s, client, &res)
 }
 
@@ -309,7 +317,7 @@ func (l *Limiter) addExempt(paths ...string) {
 
 // backendFailed admits the request and logs the first failure of a run.
 func (l *Limiter) backendFailed(err error) {
-	l.stats.errors.Add(1)
+	l.stats.stripe().errors.Add(1)
 	if !l.failing.Swap(true) {
 		l.cfg.logger.Warn("ginlimit: backend failed, admitting requests unlimited",
 			"backend", l.backendName(), "error", err)
@@ -320,6 +328,14 @@ func (l *Limiter) backendOK() {
 	if l.failing.Load() && l.failing.Swap(false) {
 		l.cfg.logger.Info("ginlimit: backend recovered", "backend", l.backendName())
 	}
+}
+
+// now reads the clock set by WithClock, or time.Now.
+func (l *Limiter) now() time.Time {
+	if l.cfg.clock != nil {
+		return l.cfg.clock()
+	}
+	return time.Now()
 }
 
 func (l *Limiter) backendName() string {

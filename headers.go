@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ginlimit/ginlimit/backend"
@@ -60,10 +61,23 @@ const (
 // scope is what the headers and keys of one named policy need, computed once.
 type scope struct {
 	name      string
-	keyPrefix string   // "<prefix>:<name>:"
-	counts    []string // X-RateLimit-Limit value per limit
-	policy    string   // RateLimit-Policy value
-	items     []string // quoted IETF item name per limit
+	keyPrefix string     // "<prefix>:<name>:"
+	counts    []string   // X-RateLimit-Limit value per limit
+	remaining [][]string // X-RateLimit-Remaining values per limit, when few
+	policy    string     // RateLimit-Policy value
+	items     []string   // quoted IETF item name per limit
+	reset     atomic.Pointer[epoch]
+}
+
+// maxCachedRemaining is the largest count whose Remaining values a scope keeps
+// formatted, sparing an allocation per response.
+const maxCachedRemaining = 1024
+
+// epoch is an X-RateLimit-Reset value and its text. Windows aligned to the
+// clock (sliding window) share a reset time, so the last one is kept.
+type epoch struct {
+	sec  int64
+	text string
 }
 
 func newScope(keyPrefix, name string, limits []backend.Limit) *scope {
@@ -71,11 +85,18 @@ func newScope(keyPrefix, name string, limits []backend.Limit) *scope {
 		name:      name,
 		keyPrefix: keyPrefix + ":" + name + ":",
 		counts:    make([]string, len(limits)),
+		remaining: make([][]string, len(limits)),
 		items:     make([]string, len(limits)),
 	}
 	policies := make([]string, len(limits))
 	for i, l := range limits {
 		s.counts[i] = strconv.FormatInt(l.Count, 10)
+		if l.Count <= maxCachedRemaining {
+			s.remaining[i] = make([]string, l.Count+1)
+			for n := range s.remaining[i] {
+				s.remaining[i][n] = strconv.Itoa(n)
+			}
+		}
 		item := name
 		if len(limits) > 1 {
 			// "default-minute", "default-7days": distinct names per limit.
@@ -122,17 +143,35 @@ func tightest(res *backend.Result, n int) int {
 	return best
 }
 
+// remainingText formats the Remaining of limit i.
+func (s *scope) remainingText(i int, remaining int64) string {
+	if cached := s.remaining[i]; remaining >= 0 && remaining < int64(len(cached)) {
+		return cached[remaining]
+	}
+	return strconv.FormatInt(remaining, 10)
+}
+
+// resetText formats an X-RateLimit-Reset value.
+func (s *scope) resetText(sec int64) string {
+	if e := s.reset.Load(); e != nil && e.sec == sec {
+		return e.text
+	}
+	e := &epoch{sec: sec, text: strconv.FormatInt(sec, 10)}
+	s.reset.Store(e)
+	return e.text
+}
+
 // writeHeaders sets the rate-limit headers of mode on h.
-func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result, now time.Time) {
+func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result) {
 	n := len(s.counts)
 	if mode == HeadersLegacy || mode == HeadersBoth {
 		i := tightest(res, n)
 		st := res.States[i]
-		reset := (now.UnixNano() + int64(st.Reset) + int64(time.Second) - 1) / int64(time.Second)
+		reset := (res.Now.UnixNano() + int64(st.Reset) + int64(time.Second) - 1) / int64(time.Second)
 		values := make([]string, 3) // one allocation for the three header slices
 		values[0] = s.counts[i]
-		values[1] = strconv.FormatInt(st.Remaining, 10)
-		values[2] = strconv.FormatInt(reset, 10)
+		values[1] = s.remainingText(i, st.Remaining)
+		values[2] = s.resetText(reset)
 		h[hdrLimit] = values[0:1:1]
 		h[hdrRemaining] = values[1:2:2]
 		h[hdrReset] = values[2:3:3]

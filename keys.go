@@ -89,6 +89,9 @@ func clientIPKey(c *gin.Context) string { return normalizeIP(c.ClientIP()) }
 // normalizeIP returns s unchanged for IPv4, the /64 prefix for IPv6, the
 // IPv4 address for IPv4-mapped IPv6, and s itself when it is not an address.
 func normalizeIP(s string) string {
+	if strings.IndexByte(s, ':') < 0 {
+		return s // IPv4, or not an address: nothing to group
+	}
 	addr, err := netip.ParseAddr(s)
 	if err != nil {
 		return s

@@ -97,7 +97,7 @@ type config struct {
 	backend       backend.Backend
 	memoryMaxKeys int
 	logger        *slog.Logger
-	clock         func() time.Time
+	clock         func() time.Time // nil: the backend's clock, or time.Now
 	keyPrefix     string
 	health        []gin.IRouter
 
@@ -121,7 +121,6 @@ func defaultConfig() config {
 		limits:        limits,
 		memoryMaxKeys: DefaultMemoryMaxKeys,
 		logger:        slog.Default(),
-		clock:         time.Now,
 		keyPrefix:     DefaultKeyPrefix,
 		name:          DefaultPolicyName,
 		strategy:      backend.SlidingWindow,
@@ -276,8 +275,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithClock sets the source of time, for tests. It drives the built-in memory
-// backend and the X-RateLimit-Reset header; a backend given by WithBackend
-// keeps its own clock. The default is time.Now.
+// backend; a backend given by WithBackend keeps its own clock. By default the
+// memory backend reads the monotonic clock (see memory.WithClock).
 func WithClock(now func() time.Time) Option {
 	return limiterOption("WithClock", func(c *config) error {
 		if now == nil {

@@ -76,6 +76,12 @@ type Result struct {
 	// limit's Period.
 	RetryAfter time.Duration
 
+	// Now is the backend's time of the decision, from which RetryAfter and
+	// each Reset are measured: the local clock for the memory backend, the
+	// server's for a shared store, so that every instance reports the same
+	// reset times.
+	Now time.Time
+
 	// States[i] describes p.Limits[i] after the decision. Entries past
 	// len(p.Limits) are zero.
 	States [MaxLimits]LimitState

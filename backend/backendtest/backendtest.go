@@ -111,6 +111,7 @@ func (e *env) allow(key string, p backend.Policy, cost int64) backend.Result {
 	r, err := e.b.Allow(context.Background(), key, p, cost)
 	require.NoError(e.t, err)
 	requireWellFormed(e.t, p, r)
+	require.WithinDuration(e.t, e.clock.Now(), r.Now, resetTolerance, "Result.Now")
 	return r
 }
 

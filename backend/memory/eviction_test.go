@@ -117,8 +117,8 @@ func TestSweeperRemovesExpiredKeys(t *testing.T) {
 	}
 }
 
-// TestKeyIsCopied checks that the store keeps its own copy of a key, not the
-// caller's buffer, which the caller may reuse.
+// TestKeyIsCopied checks that the store never keeps the caller's key, whose
+// buffer the caller may reuse.
 func TestKeyIsCopied(t *testing.T) {
 	s := newStore(t)
 	p := policy(t, backend.FixedWindow, "1/hour")

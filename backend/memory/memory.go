@@ -36,8 +36,8 @@ var (
 type Store struct {
 	shards    []shard
 	shardMask uint64
-	seed      maphash.Seed
-	now       func() time.Time
+	seeds     [2]maphash.Seed // for keyHash
+	now       func() int64    // Unix nanoseconds
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -68,8 +68,8 @@ func New(opts ...Option) (*Store, error) {
 	s := &Store{
 		shards:    make([]shard, n),
 		shardMask: uint64(n - 1),
-		seed:      maphash.MakeSeed(),
-		now:       cfg.now,
+		seeds:     [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		now:       cfg.nanos(),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -110,14 +110,16 @@ func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int6
 		return backend.Result{}, err
 	}
 
-	sh := &s.shards[maphash.String(s.seed, key)&s.shardMask]
+	h := keyHash{lo: maphash.String(s.seeds[0], key), hi: maphash.String(s.seeds[1], key)}
+	sh := &s.shards[h.hi&s.shardMask]
 	sh.mu.Lock()
 	// Reading the clock under the lock keeps time moving forward for each key
 	// even when calls race.
-	now := s.now().UnixNano()
-	e := sh.entry(key, p.Strategy, len(p.Limits), now)
+	now := s.now()
+	e := sh.entry(h, p.Strategy, len(p.Limits), now)
 	r := e.decide(p.Limits, now, cost)
 	sh.mu.Unlock()
+	r.Now = time.Unix(0, now)
 	return r, nil
 }
 
@@ -210,7 +212,7 @@ func (s *Store) sweep() {
 		}
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		sh.removeExpired(s.now().UnixNano())
+		sh.removeExpired(s.now())
 		sh.mu.Unlock()
 	}
 }

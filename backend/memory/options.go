@@ -13,16 +13,35 @@ const (
 
 type config struct {
 	maxKeys       int
-	now           func() time.Time
+	now           func() time.Time // nil: monotonicNanos
+	clockSet      bool
 	sweepInterval time.Duration
 }
 
 func defaultConfig() config {
 	return config{
 		maxKeys:       DefaultMaxKeys,
-		now:           time.Now,
 		sweepInterval: DefaultSweepInterval,
 	}
+}
+
+// nanos returns the store's clock in Unix nanoseconds.
+func (c config) nanos() func() int64 {
+	if c.now == nil {
+		return monotonicNanos()
+	}
+	now := c.now
+	return func() int64 { return now().UnixNano() }
+}
+
+// monotonicNanos returns a clock that reads the wall time once, now, and then
+// only the monotonic clock: one clock read per call instead of the two of
+// time.Now, and windows that wall-clock steps (NTP, a changed system time)
+// cannot move.
+func monotonicNanos() func() int64 {
+	base := time.Now()
+	wall := base.UnixNano()
+	return func() int64 { return wall + int64(time.Since(base)) }
 }
 
 func (c config) validate() error {
@@ -31,7 +50,7 @@ func (c config) validate() error {
 		return fmt.Errorf("memory: WithMaxKeys(%d): the store must hold at least 1 key", c.maxKeys)
 	case c.sweepInterval <= 0:
 		return fmt.Errorf("memory: WithSweepInterval(%v): the interval must be positive", c.sweepInterval)
-	case c.now == nil:
+	case c.clockSet && c.now == nil:
 		return fmt.Errorf("memory: WithClock(nil): the clock must not be nil")
 	}
 	return nil
@@ -59,10 +78,12 @@ func WithMaxKeys(n int) Option { return maxKeysOption(n) }
 
 type clockOption func() time.Time
 
-func (o clockOption) apply(c *config) { c.now = o }
+func (o clockOption) apply(c *config) { c.now, c.clockSet = o, true }
 
-// WithClock sets the function the store reads the time from. The default is
-// time.Now. It is meant for tests; now must be safe for concurrent use.
+// WithClock sets the function the store reads the time from; it must be safe
+// for concurrent use. It is meant for tests. By default the store reads the
+// wall clock once, when it is built, and the monotonic clock from then on:
+// that is cheaper than time.Now, and wall-clock steps do not move its windows.
 func WithClock(now func() time.Time) Option { return clockOption(now) }
 
 type sweepIntervalOption time.Duration

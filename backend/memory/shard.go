@@ -1,8 +1,8 @@
 package memory
 
 import (
-	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/ginlimit/ginlimit/backend"
 )
@@ -11,23 +11,41 @@ import (
 // looks at for an expired one before it evicts a live one.
 const expiredScan = 8
 
-// shard is one lock's worth of the store: a map from key to entry, and the same
-// entries in a doubly linked list from most to least recently used.
+// shard is one lock's worth of the store, padded to whole cache-line pairs so
+// that neighbouring shards never share a line.
 type shard struct {
+	shardState
+	_ [128 - unsafe.Sizeof(shardState{})%128]byte
+}
+
+// shardState is a map from key hash to entry, and the same entries in a doubly
+// linked list from most to least recently used.
+type shardState struct {
 	mu        sync.Mutex
-	entries   map[string]*entry
-	newest    *entry // most recently used
-	oldest    *entry // least recently used
+	entries   map[uint64]*entry // by keyHash.lo
+	newest    *entry            // most recently used
+	oldest    *entry            // least recently used
 	capacity  int
 	evictions uint64
 
-	// Keeps the hot fields of neighbouring shards off one cache line.
-	_ [64]byte
+	// ticks counts moves to the front of the list. An entry moved fewer than
+	// capacity/4 ticks ago is still in the newest quarter of the list and is
+	// not moved again: most decisions then write no other entry's memory,
+	// and no entry used within the last capacity/4 moves is ever evicted.
+	ticks uint64
 }
+
+// keyHash identifies a key by two independent seeded 64-bit hashes. The store
+// keeps no key strings: a lookup compares two words instead of reading a
+// string elsewhere in memory, and a key costs the same however long it is.
+// With seeds chosen at random per store, two keys share both hashes with
+// probability 2^-128, and a client cannot choose keys that collide.
+type keyHash struct{ lo, hi uint64 }
 
 // entry is one key's counters, one per limit of the policy it was built for.
 type entry struct {
-	key          string
+	key          keyHash
+	tick         uint64 // shard.ticks when the entry was last moved to the front
 	newer, older *entry
 
 	// expiry is the time, in Unix nanoseconds, from which the counters say
@@ -49,16 +67,19 @@ const inlineCounters = 2
 
 func (sh *shard) init(capacity int) {
 	sh.capacity = capacity
-	sh.entries = make(map[string]*entry)
+	sh.entries = make(map[uint64]*entry)
 }
 
 // entry returns the entry for key, ready for a policy of strategy with n
-// limits, and marks it most recently used. It adds an entry for a new key,
-// evicting one if the shard is full. The caller holds sh.mu.
-func (sh *shard) entry(key string, strategy backend.Strategy, n int, now int64) *entry {
-	if e, ok := sh.entries[key]; ok {
-		sh.moveToNewest(e)
-		if now >= e.expiry || e.strategy != strategy || len(e.counters) != n {
+// limits, and marks it recently used. It adds an entry for a new key, evicting
+// one if the shard is full. The caller holds sh.mu.
+func (sh *shard) entry(key keyHash, strategy backend.Strategy, n int, now int64) *entry {
+	if e, ok := sh.entries[key.lo]; ok {
+		sh.touch(e)
+		if e.key != key || now >= e.expiry || e.strategy != strategy || len(e.counters) != n {
+			// e.key != key: another key shares the low hash (2^-64 per
+			// pair); the newcomer takes the entry over.
+			e.key = key
 			e.reset(strategy, n)
 		}
 		return e
@@ -68,12 +89,20 @@ func (sh *shard) entry(key string, strategy backend.Strategy, n int, now int64) 
 	if e == nil {
 		e = new(entry)
 	}
-	// Clone the key: it may point into a caller's buffer that is reused.
-	e.key = strings.Clone(key)
+	e.key = key
 	e.reset(strategy, n)
-	sh.entries[e.key] = e
+	sh.entries[key.lo] = e
 	sh.pushNewest(e)
 	return e
+}
+
+// touch marks e recently used, moving it to the front of the list unless it
+// is already in the newest quarter.
+func (sh *shard) touch(e *entry) {
+	if sh.ticks-e.tick < uint64(sh.capacity/4) {
+		return
+	}
+	sh.moveToNewest(e)
 }
 
 // makeRoom removes an entry if the shard is full and returns it for reuse, or
@@ -109,12 +138,14 @@ func (sh *shard) removeExpired(now int64) {
 }
 
 func (sh *shard) remove(e *entry) {
-	delete(sh.entries, e.key)
+	delete(sh.entries, e.key.lo)
 	sh.unlink(e)
-	e.key = ""
+	e.key = keyHash{}
 }
 
 func (sh *shard) pushNewest(e *entry) {
+	sh.ticks++
+	e.tick = sh.ticks
 	e.newer, e.older = nil, sh.newest
 	if sh.newest != nil {
 		sh.newest.newer = e
