@@ -236,6 +236,9 @@ func (p *policy) serve(c *gin.Context) {
 		if res.Now.IsZero() {
 			res.Now = l.now()
 		}
+		if !res.Allowed {
+			notBeforeRetry(&res, len(p.policy.Limits), cost)
+		}
 		writeHeaders(c.Writer.Header(), p.headers, s, &res)
 	}
 	if res.Allowed {
@@ -244,6 +247,18 @@ func (p *policy) serve(c *gin.Context) {
 	}
 	l.stats.stripe().denied.Add(1)
 	p.deny(c, s, client, &res)
+}
+
+// notBeforeRetry moves the reset of each limit that denied cost to no earlier
+// than the Retry-After, so that a client waiting for a header's reset does
+// not come back too soon (a sliding window's current window can end before
+// enough of the previous one has slid out).
+func notBeforeRetry(res *backend.Result, n int, cost int64) {
+	for i := range n {
+		if st := &res.States[i]; st.Remaining < cost {
+			st.Reset = max(st.Reset, res.RetryAfter)
+		}
+	}
 }
 
 func (p *policy) deny(c *gin.Context, s *scope, client string, res *backend.Result) {

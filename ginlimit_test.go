@@ -128,6 +128,19 @@ func TestHeadersOnDenial(t *testing.T) {
 	}, rateLimitHeaders(w.Header()))
 }
 
+func TestDeniedResetIsNotBeforeRetryAfter(t *testing.T) {
+	// Sliding window, 7s into the minute: the current window ends in 53s,
+	// but the denied request is admitted only 59s from now.
+	l, _ := newLimiter(t, ginlimit.WithLimits("10/minute;1000/hour"), ginlimit.WithHeaders(ginlimit.HeadersBoth))
+	r := newRouter(l)
+	require.Equal(t, repeat(http.StatusOK, 10), statuses(r, request{}, 10))
+	w := serve(r, request{})
+	require.Equal(t, http.StatusTooManyRequests, w.Code)
+	assert.Equal(t, "59", w.Header().Get("Retry-After"))
+	assert.Equal(t, itoa(t0.Add(59*time.Second).Unix()), w.Header().Get("X-RateLimit-Reset"))
+	assert.Equal(t, `"default-minute";r=0;t=59, "default-hour";r=990;t=3593`, w.Header().Get("RateLimit"))
+}
+
 func TestHeadersNoneStillSendsRetryAfter(t *testing.T) {
 	l, _ := newLimiter(t, ginlimit.WithLimits("1/minute"), ginlimit.WithHeaders(ginlimit.HeadersNone))
 	r := newRouter(l)
