@@ -130,6 +130,32 @@ func sfString(s string) string {
 	return b.String()
 }
 
+// legacyText formats X-RateLimit-Remaining and X-RateLimit-Reset with at
+// most one allocation: the values are cached when they can be, and otherwise
+// formatted into one string that both are cut from.
+func (s *scope) legacyText(i int, remaining, reset int64) (remainingText, resetText string) {
+	cachedRemaining := s.remaining[i]
+	remainingCached := remaining >= 0 && remaining < int64(len(cachedRemaining))
+	last := s.reset.Load()
+	resetCached := last != nil && last.sec == reset
+	switch {
+	case remainingCached && resetCached:
+		return cachedRemaining[remaining], last.text
+	case remainingCached:
+		e := &epoch{sec: reset, text: strconv.FormatInt(reset, 10)}
+		s.reset.Store(e)
+		return cachedRemaining[remaining], e.text
+	case resetCached:
+		return strconv.FormatInt(remaining, 10), last.text
+	}
+	var buf [40]byte
+	b := strconv.AppendInt(buf[:0], remaining, 10)
+	cut := len(b)
+	b = strconv.AppendInt(b, reset, 10)
+	both := string(b)
+	return both[:cut], both[cut:]
+}
+
 // tightest returns the index of the limit closest to exhaustion: the fewest
 // remaining, and of those the longest until reset.
 func tightest(res *backend.Result, n int) int {
@@ -143,24 +169,6 @@ func tightest(res *backend.Result, n int) int {
 	return best
 }
 
-// remainingText formats the Remaining of limit i.
-func (s *scope) remainingText(i int, remaining int64) string {
-	if cached := s.remaining[i]; remaining >= 0 && remaining < int64(len(cached)) {
-		return cached[remaining]
-	}
-	return strconv.FormatInt(remaining, 10)
-}
-
-// resetText formats an X-RateLimit-Reset value.
-func (s *scope) resetText(sec int64) string {
-	if e := s.reset.Load(); e != nil && e.sec == sec {
-		return e.text
-	}
-	e := &epoch{sec: sec, text: strconv.FormatInt(sec, 10)}
-	s.reset.Store(e)
-	return e.text
-}
-
 // writeHeaders sets the rate-limit headers of mode on h.
 func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result) {
 	n := len(s.counts)
@@ -170,8 +178,7 @@ func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result) {
 		reset := (res.Now.UnixNano() + int64(st.Reset) + int64(time.Second) - 1) / int64(time.Second)
 		values := make([]string, 3) // one allocation for the three header slices
 		values[0] = s.counts[i]
-		values[1] = s.remainingText(i, st.Remaining)
-		values[2] = s.resetText(reset)
+		values[1], values[2] = s.legacyText(i, st.Remaining, reset)
 		h[hdrLimit] = values[0:1:1]
 		h[hdrRemaining] = values[1:2:2]
 		h[hdrReset] = values[2:3:3]
