@@ -40,7 +40,7 @@ func (w *discardWriter) Header() http.Header         { return w.header }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 
-func benchRouter(b *testing.B, mw gin.HandlerFunc) *gin.Engine {
+func benchRouter(b testing.TB, mw gin.HandlerFunc) *gin.Engine {
 	r := gin.New()
 	if err := r.SetTrustedProxies(nil); err != nil {
 		b.Fatal(err)
@@ -50,6 +50,10 @@ func benchRouter(b *testing.B, mw gin.HandlerFunc) *gin.Engine {
 	}
 	r.GET("/", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	return r
+}
+
+func benchRouterT(t *testing.T, l *ginlimit.Limiter) *gin.Engine {
+	return benchRouter(t, l.Middleware())
 }
 
 // serveParallel sends GET / from benchKeys distinct clients, each goroutine
