@@ -27,7 +27,7 @@ var envVars = []string{EnvEnabled, EnvDefault, EnvStrategy, EnvKeyPrefix, EnvKey
 
 // FromEnv configures the Limiter from the environment:
 //
-//	RATELIMIT_ENABLED          true or false (false passes every request through)  default true
+//	RATELIMIT_ENABLED          true or false, or 1 or 0 (false passes everything)  default true
 //	RATELIMIT_DEFAULT          limits, as WithLimits                              default 100/minute
 //	RATELIMIT_STRATEGY         fixed-window, sliding-window or token-bucket      default sliding-window
 //	RATELIMIT_KEY_PREFIX       key namespace, as WithKeyPrefix                    default ginlimit

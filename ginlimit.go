@@ -46,6 +46,7 @@ type Limiter struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	closed    atomic.Bool
 }
 
 // New returns the middleware of a new Limiter, for router.Use. It panics,
@@ -111,7 +112,8 @@ func (l *Limiter) Middleware() gin.HandlerFunc { return l.def }
 //	r.POST("/login", lim.Limit("5/minute"), login)
 //
 // Each route counts separately, named after its path, unless WithName gives
-// several routes one shared name. opts may hold the per-route options
+// several routes with the same limits one shared name. Two Limit handlers on
+// one route count apart when their limits or strategies differ. opts may hold the per-route options
 // (WithStrategy, the key options, WithName, WithSkip, WithCost,
 // WithExceededHandler, WithHeaders); the rest default to the Limiter's. Limit
 // panics, when the routes are set up, on invalid limits or options and on
@@ -161,6 +163,7 @@ func (e *routeError) Unwrap() error { return e.err }
 // are admitted and counted as errors.
 func (l *Limiter) Close() error {
 	l.closeOnce.Do(func() {
+		l.closed.Store(true)
 		if l.owned != nil {
 			l.closeErr = l.owned.Close()
 		}
@@ -271,6 +274,9 @@ func (p *policy) deny(c *gin.Context, s *scope, client string, res *backend.Resu
 			Limit:      p.policy.Limits[tightest(res, len(p.policy.Limits))],
 			RetryAfter: res.RetryAfter,
 		})
+		if !c.Writer.Written() {
+			c.Status(http.StatusTooManyRequests) // the handler wrote nothing: still a 429
+		}
 		c.Abort()
 		return
 	}

@@ -270,6 +270,41 @@ func TestPerRouteLimit(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, serve(r, request{}).Code)
 }
 
+func TestPoliciesOfOneNameOrRouteCountApart(t *testing.T) {
+	l, _ := newLimiter(t, ginlimit.WithLimits("1000/minute"))
+	r := newRouter(l)
+	ok := func(c *gin.Context) { c.Status(http.StatusOK) }
+	// Two limits on one route, as two handlers: both hold.
+	r.POST("/login", l.Limit("2/minute"), l.Limit("3/hour", ginlimit.WithStrategy(ginlimit.FixedWindow)), ok)
+	// One name, different limits: neither resets the other.
+	r.GET("/a", l.Limit("2/minute", ginlimit.WithName("auth")), ok)
+	r.GET("/b", l.Limit("3/minute", ginlimit.WithName("auth")), ok)
+
+	assert.Equal(t, []int{200, 200, 429}, statuses(r, request{method: http.MethodPost, path: "/login"}, 3))
+	var got []int
+	for range 4 {
+		got = append(got, serve(r, request{path: "/a"}).Code, serve(r, request{path: "/b"}).Code)
+	}
+	assert.Equal(t, []int{200, 200, 200, 200, 429, 200, 429, 429}, got)
+}
+
+func TestExceededHandlerThatWritesNothingStill429(t *testing.T) {
+	l, _ := newLimiter(t, ginlimit.WithLimits("1/minute"), ginlimit.WithExceededHandler(func(*gin.Context, ginlimit.Exceeded) {}))
+	r := newRouter(l)
+	assert.Equal(t, []int{200, 429}, statuses(r, request{}, 2))
+}
+
+func TestTrustedPlatformValuesNeverEqualHeaderKeys(t *testing.T) {
+	b := &recordingBackend{}
+	l, _ := newLimiter(t, ginlimit.WithBackend(b))
+	r := newRouter(l)
+	r.TrustedPlatform = "X-Client-Addr"
+	serve(r, request{header: http.Header{"X-Client-Addr": {"h:victim"}}})
+	assert.Equal(t, "ginlimit:default:raw:h:victim", b.lastKey())
+	serve(r, request{header: http.Header{"X-Client-Addr": {"198.51.100.4"}}})
+	assert.Equal(t, "ginlimit:default:198.51.100.4", b.lastKey())
+}
+
 func TestLimitMisusePanicsAtSetup(t *testing.T) {
 	l, _ := newLimiter(t)
 	tests := []struct {
@@ -497,10 +532,13 @@ func TestCloseIsIdempotentAndFailsOpen(t *testing.T) {
 	l, err := ginlimit.NewLimiter(ginlimit.WithLimits("1/minute"), ginlimit.WithLogger(discardLogger()))
 	require.NoError(t, err)
 	r := newRouter(l)
+	ginlimit.RegisterHealth(r, l)
 	require.NoError(t, l.Close())
 	require.NoError(t, l.Close())
 	assert.Equal(t, repeat(http.StatusOK, 2), statuses(r, request{}, 2))
 	assert.Equal(t, uint64(2), l.Stats().Errors)
+	assert.False(t, l.Status().Ready)
+	assert.Equal(t, http.StatusServiceUnavailable, serve(r, request{path: "/health/ratelimit/ready"}).Code)
 }
 
 func TestNewPanicsOnInvalidOption(t *testing.T) {

@@ -36,7 +36,7 @@ type Status struct {
 	// turned limiting off.
 	Enabled bool `json:"enabled"`
 	// Ready reports whether the configured backend is the one in use and
-	// answers.
+	// answers. It is false once the Limiter is closed.
 	Ready bool `json:"ready"`
 	// Strategy and Limits describe the Limiter's default limits.
 	Strategy string   `json:"strategy"`
@@ -50,7 +50,7 @@ func (l *Limiter) Status() Status {
 	s := Status{
 		Backend:  l.backendName(),
 		Enabled:  l.cfg.enabled,
-		Ready:    true,
+		Ready:    !l.closed.Load(),
 		Strategy: l.cfg.strategy.String(),
 		Limits:   make([]string, len(l.cfg.limits)),
 		Stats:    l.Stats(),
@@ -64,7 +64,7 @@ func (l *Limiter) Status() Status {
 	default:
 		s.Message = "Custom backend rate limiting (" + s.Backend + ")"
 	}
-	if p, ok := l.backend.(backend.Pinger); ok {
+	if p, ok := l.backend.(backend.Pinger); ok && s.Ready {
 		ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
 		defer cancel()
 		s.Ready = p.Ping(ctx) == nil

@@ -61,9 +61,10 @@ func KeyByHeader(name string) Option {
 // the address it received the request from, so with n proxies you trust in
 // front of the service the nth entry from the right is the client as your
 // first proxy saw it, and everything left of it is unverified. Behind Google
-// Cloud's external Application Load Balancer (Cloud Run included) the header
-// ends with "<client>,<load balancer>": use n = 2; for direct *.run.app
-// traffic n = 1.
+// Cloud's external Application Load Balancer the header ends with
+// "<client>,<load balancer>", so n = 2; requests sent straight to a *.run.app
+// URL have been seen with the client as the only entry, n = 1. Check what
+// your own deployment receives before you choose n.
 //
 // When the header has fewer than n entries, or the entry is not an IP
 // address, the request did not come through the expected proxies and is
@@ -86,15 +87,17 @@ func KeyByForwardedFor(n int) Option {
 
 func clientIPKey(c *gin.Context) string { return normalizeIP(c.ClientIP()) }
 
-// normalizeIP returns s unchanged for IPv4, the /64 prefix for IPv6, the
-// IPv4 address for IPv4-mapped IPv6, and s itself when it is not an address.
+// normalizeIP returns s unchanged for IPv4, the /64 prefix for IPv6, and the
+// IPv4 address for IPv4-mapped IPv6. Anything else (gin returns a trusted
+// platform's header as sent) is marked "raw:" so that it can never equal
+// another kind of key, such as KeyByHeader's "h:" keys.
 func normalizeIP(s string) string {
 	if strings.IndexByte(s, ':') < 0 {
-		return s // IPv4, or not an address: nothing to group
+		return s // IPv4, or a value that no other kind of key can equal
 	}
 	addr, err := netip.ParseAddr(s)
 	if err != nil {
-		return s
+		return "raw:" + s
 	}
 	return addrKey(s, addr)
 }

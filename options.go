@@ -43,7 +43,8 @@ type KeyFunc func(c *gin.Context) string
 
 // ExceededHandler writes the response to a denied request. The rate-limit
 // headers and Retry-After are already set when it runs, and the handler chain
-// is aborted after it returns.
+// is aborted after it returns. A handler that writes nothing leaves a 429 with
+// an empty body.
 type ExceededHandler func(c *gin.Context, e Exceeded)
 
 // Exceeded describes a denied request to an ExceededHandler.
@@ -199,7 +200,8 @@ func WithKeyPrefix(prefix string) Option {
 }
 
 // WithName names a policy. The name appears in the IETF headers and
-// namespaces the keys, so routes given the same name share one count. The
+// namespaces the keys, so routes given the same name and the same limits and
+// strategy share one count (a backend counts each policy of a key apart). The
 // Limiter's own limits are named "default"; a route limited with Limit is
 // named after its path (such as "/login") unless WithName says otherwise.
 func WithName(name string) Option {

@@ -33,6 +33,10 @@ var (
 // nothing. The decision is atomic: concurrent calls for the same key behave as
 // if they ran one after another.
 //
+// Counts are kept per key and policy: calls for one key with different
+// policies (another strategy, other limits, or the same limits in another
+// order) count apart and never reset each other.
+//
 // p has been validated (Policy.Validate) by the caller, cost is zero or more
 // (zero asks without consuming), and key is not empty. A Backend must not keep
 // p.Limits after Allow returns.

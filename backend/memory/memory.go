@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,7 +111,8 @@ func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int6
 		return backend.Result{}, err
 	}
 
-	h := keyHash{lo: maphash.String(s.seeds[0], key), hi: maphash.String(s.seeds[1], key)}
+	ph := policyHash(p)
+	h := keyHash{lo: maphash.String(s.seeds[0], key) ^ ph, hi: maphash.String(s.seeds[1], key) ^ bits.RotateLeft64(ph, 32)}
 	sh := &s.shards[h.hi&s.shardMask]
 	sh.mu.Lock()
 	// Reading the clock under the lock keeps time moving forward for each key
@@ -121,6 +123,30 @@ func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int6
 	sh.mu.Unlock()
 	r.Now = time.Unix(0, now)
 	return r, nil
+}
+
+// policyHash mixes a policy into a key's hash, so that each (key, policy)
+// pair has counters of its own. Policies are the application's, not its
+// clients', and the key hashes are seeded at random, so two pairs collide with
+// probability about 2^-128.
+func policyHash(p backend.Policy) uint64 {
+	h := mix(uint64(p.Strategy) + 1)
+	for _, l := range p.Limits {
+		h = mix(h ^ uint64(l.Count))
+		h = mix(h ^ uint64(l.Period))
+	}
+	return h
+}
+
+// mix is the finalizer of splitmix64: a bijection that spreads every input
+// bit over the output.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }
 
 // checkCall rejects what Policy.Validate would reject and could make Allow
