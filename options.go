@@ -32,8 +32,9 @@ const (
 	DefaultLimits     = "100/minute"
 	DefaultKeyPrefix  = "ginlimit"
 	DefaultPolicyName = "default"
-	// DefaultMemoryMaxKeys bounds the built-in memory backend: at about 200
-	// bytes a key, 100,000 keys hold about 20 MB.
+	// DefaultMemoryMaxKeys bounds the built-in memory backend: at about 130
+	// bytes a key (policies of one or two limits), 100,000 keys hold about
+	// 13 MB.
 	DefaultMemoryMaxKeys = memory.DefaultMaxKeys
 )
 

@@ -13,21 +13,21 @@ import (
 
 // emission returns T. Allow has checked that it is at least 1ns, and
 // Count*T <= Period keeps every product below in range.
-func (c *counter) emission() int64 { return int64(c.limit.Period) / c.limit.Count }
+func emission(l backend.Limit) int64 { return int64(l.Period) / l.Count }
 
-func (c *counter) bucketWait(now, cost int64) int64 {
-	t := c.emission()
+func (c *counter) bucketWait(l backend.Limit, now, cost int64) int64 {
+	t := emission(l)
 	tat := max(c.at, now) + cost*t
-	return max(0, tat-c.limit.Count*t-now)
+	return max(0, tat-l.Count*t-now)
 }
 
-func (c *counter) bucketConsume(now, cost int64) {
-	c.at = max(c.at, now) + cost*c.emission()
+func (c *counter) bucketConsume(l backend.Limit, now, cost int64) {
+	c.at = max(c.at, now) + cost*emission(l)
 }
 
-func (c *counter) bucketState(now int64) (backend.LimitState, int64) {
-	t := c.emission()
+func (c *counter) bucketState(l backend.Limit, now int64) (backend.LimitState, int64) {
+	t := emission(l)
 	tat := max(c.at, now)
-	remaining := min(max((now+c.limit.Count*t-tat)/t, 0), c.limit.Count)
+	remaining := min(max((now+l.Count*t-tat)/t, 0), l.Count)
 	return backend.LimitState{Remaining: remaining, Reset: time.Duration(tat - now)}, c.at
 }

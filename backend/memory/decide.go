@@ -9,36 +9,31 @@ import (
 // counter is one limit's state. Its fields mean what the entry's strategy says
 // (see fixed.go, sliding.go and bucket.go); all times are Unix nanoseconds.
 type counter struct {
-	limit backend.Limit // the limit the counter is kept for
-	at    int64         // fixed: window start; sliding: window index; token bucket: TAT
-	curr  int64         // fixed: units in the window; sliding: units in the current window
-	prev  int64         // sliding: units in the previous window
+	at   int64 // fixed: window start; sliding: window index; token bucket: TAT
+	curr int64 // fixed: units in the window; sliding: units in the current window
+	prev int64 // sliding: units in the previous window
 }
 
 // decide checks every limit, consumes cost from all of them only if all admit
-// it, and returns the result. The caller holds the entry's shard lock.
-func (e *entry) decide(limits []backend.Limit, now, cost int64) backend.Result {
-	counters := e.counters[:len(limits)]
-	for i, l := range limits {
-		c := &counters[i]
-		// A counter kept for another limit says nothing about this one.
-		if c.limit != l {
-			*c = counter{limit: l}
-		}
-		if e.strategy == backend.SlidingWindow {
-			c.slide(now)
+// it, and returns the result. counters[i] is limits[i]'s state. The caller
+// holds the shard lock.
+func (e *entry) decide(counters []counter, limits []backend.Limit, now, cost int64) backend.Result {
+	counters = counters[:len(limits)]
+	if e.strategy == backend.SlidingWindow {
+		for i, l := range limits {
+			counters[i].slide(l, now)
 		}
 	}
 
 	var r backend.Result
 	if cost > 0 {
 		var wait int64
-		for i := range counters {
-			wait = max(wait, e.wait(&counters[i], now, cost))
+		for i, l := range limits {
+			wait = max(wait, e.wait(&counters[i], l, now, cost))
 		}
 		if wait == 0 {
-			for i := range counters {
-				e.consume(&counters[i], now, cost)
+			for i, l := range limits {
+				e.consume(&counters[i], l, now, cost)
 			}
 		}
 		r.RetryAfter = time.Duration(wait)
@@ -46,53 +41,52 @@ func (e *entry) decide(limits []backend.Limit, now, cost int64) backend.Result {
 	r.Allowed = r.RetryAfter == 0
 
 	e.expiry = 0
-	for i := range counters {
+	for i, l := range limits {
 		var expiry int64
-		r.States[i], expiry = e.state(&counters[i], now)
+		r.States[i], expiry = e.state(&counters[i], l, now)
 		e.expiry = max(e.expiry, expiry)
 	}
 	return r
 }
 
-// wait returns how long until c's limit would admit cost more units, or zero
-// if it admits them now. A cost above the limit's Count is never admitted; its
-// wait is the limit's Period, as backend.Result documents.
-func (e *entry) wait(c *counter, now, cost int64) int64 {
-	if cost > c.limit.Count {
-		return int64(c.limit.Period)
+// wait returns how long until l would admit cost more units, or zero if it
+// admits them now. A cost above l's Count is never admitted; its wait is l's
+// Period, as backend.Result documents.
+func (e *entry) wait(c *counter, l backend.Limit, now, cost int64) int64 {
+	if cost > l.Count {
+		return int64(l.Period)
 	}
 	switch e.strategy {
 	case backend.FixedWindow:
-		return c.fixedWait(now, cost)
+		return c.fixedWait(l, now, cost)
 	case backend.TokenBucket:
-		return c.bucketWait(now, cost)
+		return c.bucketWait(l, now, cost)
 	default:
-		return c.slidingWait(now, cost)
+		return c.slidingWait(l, now, cost)
 	}
 }
 
-// consume records cost units. The caller has checked that c's limit admits
-// them.
-func (e *entry) consume(c *counter, now, cost int64) {
+// consume records cost units. The caller has checked that l admits them.
+func (e *entry) consume(c *counter, l backend.Limit, now, cost int64) {
 	switch e.strategy {
 	case backend.FixedWindow:
-		c.fixedConsume(now, cost)
+		c.fixedConsume(l, now, cost)
 	case backend.TokenBucket:
-		c.bucketConsume(now, cost)
+		c.bucketConsume(l, now, cost)
 	default:
 		c.slidingConsume(cost)
 	}
 }
 
-// state describes c's limit at now, and returns the time from which c says
-// nothing a fresh counter would not.
-func (e *entry) state(c *counter, now int64) (backend.LimitState, int64) {
+// state describes l at now, and returns the time from which c says nothing a
+// fresh counter would not.
+func (e *entry) state(c *counter, l backend.Limit, now int64) (backend.LimitState, int64) {
 	switch e.strategy {
 	case backend.FixedWindow:
-		return c.fixedState(now)
+		return c.fixedState(l, now)
 	case backend.TokenBucket:
-		return c.bucketState(now)
+		return c.bucketState(l, now)
 	default:
-		return c.slidingState(now)
+		return c.slidingState(l, now)
 	}
 }

@@ -12,34 +12,34 @@ import (
 
 // fixedUsed returns the units counted in the window open at now, or zero if
 // none is open.
-func (c *counter) fixedUsed(now int64) int64 {
-	if c.curr == 0 || now >= c.at+int64(c.limit.Period) {
+func (c *counter) fixedUsed(l backend.Limit, now int64) int64 {
+	if c.curr == 0 || now >= c.at+int64(l.Period) {
 		return 0
 	}
 	return c.curr
 }
 
-func (c *counter) fixedWait(now, cost int64) int64 {
-	if c.fixedUsed(now)+cost <= c.limit.Count {
+func (c *counter) fixedWait(l backend.Limit, now, cost int64) int64 {
+	if c.fixedUsed(l, now)+cost <= l.Count {
 		return 0
 	}
 	// cost alone fits (decide checked), so a window is open until at+Period.
-	return c.at + int64(c.limit.Period) - now
+	return c.at + int64(l.Period) - now
 }
 
-func (c *counter) fixedConsume(now, cost int64) {
-	if c.fixedUsed(now) == 0 {
+func (c *counter) fixedConsume(l backend.Limit, now, cost int64) {
+	if c.fixedUsed(l, now) == 0 {
 		c.at, c.curr = now, cost
 		return
 	}
 	c.curr += cost
 }
 
-func (c *counter) fixedState(now int64) (backend.LimitState, int64) {
-	used := c.fixedUsed(now)
+func (c *counter) fixedState(l backend.Limit, now int64) (backend.LimitState, int64) {
+	used := c.fixedUsed(l, now)
 	if used == 0 {
-		return backend.LimitState{Remaining: c.limit.Count, Reset: c.limit.Period}, 0
+		return backend.LimitState{Remaining: l.Count, Reset: l.Period}, 0
 	}
-	end := c.at + int64(c.limit.Period)
-	return backend.LimitState{Remaining: c.limit.Count - used, Reset: time.Duration(end - now)}, end
+	end := c.at + int64(l.Period)
+	return backend.LimitState{Remaining: l.Count - used, Reset: time.Duration(end - now)}, end
 }

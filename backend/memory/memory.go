@@ -118,8 +118,8 @@ func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int6
 	// Reading the clock under the lock keeps time moving forward for each key
 	// even when calls race.
 	now := s.now()
-	e := sh.entry(h, p.Strategy, len(p.Limits), now)
-	r := e.decide(p.Limits, now, cost)
+	i := sh.entry(h, p.Strategy, len(p.Limits), now)
+	r := sh.entries[i].decide(sh.counters(i), p.Limits, now, cost)
 	sh.mu.Unlock()
 	r.Now = time.Unix(0, now)
 	return r, nil
@@ -192,7 +192,7 @@ func (s *Store) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += len(sh.entries)
+		n += len(sh.index)
 		sh.mu.Unlock()
 	}
 	return n

@@ -11,6 +11,16 @@ import (
 // looks at for an expired one before it evicts a live one.
 const expiredScan = 8
 
+// inlineCounters is how many limits an entry holds itself. Most policies have
+// one or two; the counters of larger ones live in the shard's wide arena.
+const (
+	inlineCounters = 2
+	wideCounters   = backend.MaxLimits
+)
+
+// none is the null slot index.
+const none = -1
+
 // shard is one lock's worth of the store, padded to whole cache-line pairs so
 // that neighbouring shards never share a line.
 type shard struct {
@@ -18,14 +28,21 @@ type shard struct {
 	_ [128 - unsafe.Sizeof(shardState{})%128]byte
 }
 
-// shardState is a map from key hash to entry, and the same entries in a doubly
-// linked list from most to least recently used.
+// shardState holds a shard's entries in an arena, a slice of values without
+// pointers, found by key hash through an index and linked from most to least
+// recently used by slot numbers. Nothing in it holds a pointer, so the garbage
+// collector never scans it, however many keys the store holds.
 type shardState struct {
-	mu        sync.Mutex
-	entries   map[uint64]*entry // by keyHash.lo
-	newest    *entry            // most recently used
-	oldest    *entry            // least recently used
-	capacity  int
+	mu       sync.Mutex
+	index    map[uint64]int32 // keyHash.lo -> slot in entries
+	entries  []entry          // grows to capacity; freed slots are reused
+	free     int32            // first free slot in entries, linked by older
+	wide     [][wideCounters]counter
+	wideFree []int32 // free slots in wide
+	newest   int32   // most recently used slot
+	oldest   int32   // least recently used slot
+	capacity int
+
 	evictions uint64
 
 	// ticks counts moves to the front of the list. An entry moved fewer than
@@ -42,154 +59,164 @@ type shardState struct {
 // probability 2^-128, and a client cannot choose keys that collide.
 type keyHash struct{ lo, hi uint64 }
 
-// entry is one key's counters, one per limit of the policy it was built for.
+// entry is one key's counters for one policy.
 type entry struct {
 	key          keyHash
 	tick         uint64 // shard.ticks when the entry was last moved to the front
-	newer, older *entry
-
-	// expiry is the time, in Unix nanoseconds, from which the counters say
-	// nothing a fresh entry would not: once now >= expiry the entry may be
-	// reset or removed without changing any decision.
-	expiry int64
-
-	strategy backend.Strategy
-	counters []counter
-
-	// inline holds the counters of small policies, saving an allocation and
-	// a cache miss per decision.
-	inline [inlineCounters]counter
+	expiry       int64  // from then on the counters say nothing a fresh entry would not
+	newer, older int32  // slots in the LRU list, or none
+	wide         int32  // slot in shard.wide holding the counters, or none
+	strategy     backend.Strategy
+	limits       uint8 // how many limits the counters are for
+	inline       [inlineCounters]counter
 }
-
-// inlineCounters is how many limits an entry holds without a separate
-// allocation. Most policies have one or two.
-const inlineCounters = 2
 
 func (sh *shard) init(capacity int) {
 	sh.capacity = capacity
-	sh.entries = make(map[uint64]*entry)
+	sh.index = make(map[uint64]int32)
+	sh.free, sh.newest, sh.oldest = none, none, none
 }
 
-// entry returns the entry for key, ready for a policy of strategy with n
-// limits, and marks it recently used. It adds an entry for a new key, evicting
-// one if the shard is full. The caller holds sh.mu.
-func (sh *shard) entry(key keyHash, strategy backend.Strategy, n int, now int64) *entry {
-	if e, ok := sh.entries[key.lo]; ok {
-		sh.touch(e)
-		if e.key != key || now >= e.expiry || e.strategy != strategy || len(e.counters) != n {
+// entry returns the slot of the entry for key, ready for a policy of strategy
+// with n limits, and marks it recently used. It adds an entry for a new key,
+// evicting one if the shard is full. The caller holds sh.mu.
+func (sh *shard) entry(key keyHash, strategy backend.Strategy, n int, now int64) int32 {
+	if i, ok := sh.index[key.lo]; ok {
+		sh.touch(i)
+		e := &sh.entries[i]
+		if e.key != key || now >= e.expiry || e.strategy != strategy || int(e.limits) != n {
 			// e.key != key: another key shares the low hash (2^-64 per
 			// pair); the newcomer takes the entry over.
 			e.key = key
-			e.reset(strategy, n)
+			sh.reset(i, strategy, n)
 		}
-		return e
+		return i
 	}
 
-	e := sh.makeRoom(now)
-	if e == nil {
-		e = new(entry)
-	}
-	e.key = key
-	e.reset(strategy, n)
-	sh.entries[key.lo] = e
-	sh.pushNewest(e)
-	return e
+	i := sh.makeRoom(now)
+	sh.entries[i].key = key
+	sh.reset(i, strategy, n)
+	sh.index[key.lo] = i
+	sh.pushNewest(i)
+	return i
 }
 
-// touch marks e recently used, moving it to the front of the list unless it
-// is already in the newest quarter.
-func (sh *shard) touch(e *entry) {
-	if sh.ticks-e.tick < uint64(sh.capacity/4) {
+// counters returns the counters of the entry in slot i.
+func (sh *shard) counters(i int32) []counter {
+	e := &sh.entries[i]
+	if e.wide != none {
+		return sh.wide[e.wide][:e.limits]
+	}
+	return e.inline[:e.limits]
+}
+
+// touch marks slot i recently used, moving it to the front of the list unless
+// it is already in the newest quarter.
+func (sh *shard) touch(i int32) {
+	if sh.ticks-sh.entries[i].tick < uint64(sh.capacity/4) || sh.newest == i {
 		return
 	}
-	sh.moveToNewest(e)
+	sh.unlink(i)
+	sh.pushNewest(i)
 }
 
-// makeRoom removes an entry if the shard is full and returns it for reuse, or
-// returns nil. It prefers an expired entry among the expiredScan least recently
-// used, and otherwise evicts the least recently used one.
-func (sh *shard) makeRoom(now int64) *entry {
-	if len(sh.entries) < sh.capacity {
-		return nil
-	}
-	victim := sh.oldest
-	for e, i := sh.oldest, 0; e != nil && i < expiredScan; e, i = e.newer, i+1 {
-		if now >= e.expiry {
-			victim = e
-			break
+// makeRoom returns a free slot, removing an entry if the shard is full. It
+// prefers an expired entry among the expiredScan least recently used, and
+// otherwise evicts the least recently used one.
+func (sh *shard) makeRoom(now int64) int32 {
+	if len(sh.index) >= sh.capacity {
+		victim := sh.oldest
+		for i, n := sh.oldest, 0; i != none && n < expiredScan; i, n = sh.entries[i].newer, n+1 {
+			if now >= sh.entries[i].expiry {
+				victim = i
+				break
+			}
 		}
+		if now < sh.entries[victim].expiry {
+			sh.evictions++
+		}
+		sh.remove(victim)
 	}
-	if now < victim.expiry {
-		sh.evictions++
+	if i := sh.free; i != none {
+		sh.free = sh.entries[i].older
+		return i
 	}
-	sh.remove(victim)
-	return victim
+	sh.entries = append(sh.entries, entry{newer: none, older: none, wide: none})
+	return int32(len(sh.entries) - 1)
 }
 
 // removeExpired removes every expired entry. The caller holds sh.mu.
 func (sh *shard) removeExpired(now int64) {
-	for e := sh.oldest; e != nil; {
-		newer := e.newer
-		if now >= e.expiry {
-			sh.remove(e)
+	for i := sh.oldest; i != none; {
+		newer := sh.entries[i].newer
+		if now >= sh.entries[i].expiry {
+			sh.remove(i)
 		}
-		e = newer
+		i = newer
 	}
 }
 
-func (sh *shard) remove(e *entry) {
-	delete(sh.entries, e.key.lo)
-	sh.unlink(e)
-	e.key = keyHash{}
+// remove drops the entry in slot i and puts the slot on the free list.
+func (sh *shard) remove(i int32) {
+	e := &sh.entries[i]
+	delete(sh.index, e.key.lo)
+	sh.unlink(i)
+	sh.releaseWide(e)
+	*e = entry{older: sh.free, newer: none, wide: none}
+	sh.free = i
 }
 
-func (sh *shard) pushNewest(e *entry) {
+func (sh *shard) pushNewest(i int32) {
 	sh.ticks++
+	e := &sh.entries[i]
 	e.tick = sh.ticks
-	e.newer, e.older = nil, sh.newest
-	if sh.newest != nil {
-		sh.newest.newer = e
+	e.newer, e.older = none, sh.newest
+	if sh.newest != none {
+		sh.entries[sh.newest].newer = i
 	} else {
-		sh.oldest = e
+		sh.oldest = i
 	}
-	sh.newest = e
+	sh.newest = i
 }
 
-func (sh *shard) moveToNewest(e *entry) {
-	if sh.newest == e {
-		return
-	}
-	sh.unlink(e)
-	sh.pushNewest(e)
-}
-
-func (sh *shard) unlink(e *entry) {
-	if e.newer != nil {
-		e.newer.older = e.older
+func (sh *shard) unlink(i int32) {
+	e := &sh.entries[i]
+	if e.newer != none {
+		sh.entries[e.newer].older = e.older
 	} else {
 		sh.newest = e.older
 	}
-	if e.older != nil {
-		e.older.newer = e.newer
+	if e.older != none {
+		sh.entries[e.older].newer = e.newer
 	} else {
 		sh.oldest = e.newer
 	}
-	e.newer, e.older = nil, nil
+	e.newer, e.older = none, none
 }
 
-// reset makes e a fresh entry for a policy of strategy with n limits, reusing
-// its counters' memory when it is large enough.
-func (e *entry) reset(strategy backend.Strategy, n int) {
-	e.strategy = strategy
-	e.expiry = 0
+// reset makes slot i a fresh entry for a policy of strategy with n limits.
+func (sh *shard) reset(i int32, strategy backend.Strategy, n int) {
+	e := &sh.entries[i]
+	e.strategy, e.limits, e.expiry = strategy, uint8(n), 0
+	e.inline = [inlineCounters]counter{}
 	switch {
 	case n <= inlineCounters:
-		e.counters = e.inline[:n]
-	case cap(e.counters) >= n:
-		e.counters = e.counters[:n]
+		sh.releaseWide(e)
+	case e.wide != none:
+		sh.wide[e.wide] = [wideCounters]counter{}
+	case len(sh.wideFree) > 0:
+		e.wide = sh.wideFree[len(sh.wideFree)-1]
+		sh.wideFree = sh.wideFree[:len(sh.wideFree)-1]
+		sh.wide[e.wide] = [wideCounters]counter{}
 	default:
-		e.counters = make([]counter, n)
-		return
+		sh.wide = append(sh.wide, [wideCounters]counter{})
+		e.wide = int32(len(sh.wide) - 1)
 	}
-	clear(e.counters)
+}
+
+func (sh *shard) releaseWide(e *entry) {
+	if e.wide != none {
+		sh.wideFree = append(sh.wideFree, e.wide)
+		e.wide = none
+	}
 }

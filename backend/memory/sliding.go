@@ -15,8 +15,8 @@ import (
 
 // slide moves c to the window holding now. It changes no decision, so decide
 // runs it before anything else.
-func (c *counter) slide(now int64) {
-	idx := now / int64(c.limit.Period)
+func (c *counter) slide(l backend.Limit, now int64) {
+	idx := now / int64(l.Period)
 	if c.at >= idx {
 		// c.at > idx means the clock went back; keep the counts rather than
 		// forget them.
@@ -32,17 +32,17 @@ func (c *counter) slide(now int64) {
 
 // elapsed returns the time since the start of c's window, which slide has
 // moved to now's. It is never negative, even if the clock went back.
-func (c *counter) elapsed(now int64) int64 {
-	return max(0, now-c.at*int64(c.limit.Period))
+func (c *counter) elapsed(l backend.Limit, now int64) int64 {
+	return max(0, now-c.at*int64(l.Period))
 }
 
-func (c *counter) slidingWait(now, cost int64) int64 {
+func (c *counter) slidingWait(l backend.Limit, now, cost int64) int64 {
 	w := slidingWindow{
 		prev:    c.prev,
 		curr:    c.curr,
-		elapsed: c.elapsed(now),
-		period:  int64(c.limit.Period),
-		limit:   c.limit.Count,
+		elapsed: c.elapsed(l, now),
+		period:  int64(l.Period),
+		limit:   l.Count,
 		cost:    cost,
 	}
 	if w.admitsAfter(0) {
@@ -55,10 +55,10 @@ func (c *counter) slidingConsume(cost int64) {
 	c.curr += cost
 }
 
-func (c *counter) slidingState(now int64) (backend.LimitState, int64) {
-	period := int64(c.limit.Period)
-	elapsed := c.elapsed(now)
-	remaining := math.Floor(float64(c.limit.Count) - estimate(c.prev, c.curr, period, elapsed))
+func (c *counter) slidingState(l backend.Limit, now int64) (backend.LimitState, int64) {
+	period := int64(l.Period)
+	elapsed := c.elapsed(l, now)
+	remaining := math.Floor(float64(l.Count) - estimate(c.prev, c.curr, period, elapsed))
 	var expiry int64
 	switch {
 	case c.curr > 0:
