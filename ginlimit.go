@@ -202,7 +202,7 @@ func (l *Limiter) handler(cfg *config) (gin.HandlerFunc, error) {
 		return nil, fmt.Errorf("ginlimit: %w: %w", ErrInvalidOption, err)
 	}
 	if cfg.name != "" {
-		p.named = newScope(l.cfg.keyPrefix, cfg.name, p.policy.Limits)
+		p.named = newScope(l.cfg.keyPrefix, cfg.name, p.policy)
 	}
 	return p.serve, nil
 }
@@ -297,7 +297,7 @@ func (p *policy) scope(c *gin.Context) *scope {
 	if s, ok := p.scopes.Load(path); ok {
 		return s.(*scope)
 	}
-	s, _ := p.scopes.LoadOrStore(path, newScope(p.l.cfg.keyPrefix, routeName(path), p.policy.Limits))
+	s, _ := p.scopes.LoadOrStore(path, newScope(p.l.cfg.keyPrefix, routeName(path), p.policy))
 	return s.(*scope)
 }
 

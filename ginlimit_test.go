@@ -112,6 +112,26 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
+func TestLegacyHeadersOfLargeCounts(t *testing.T) {
+	// Remaining is not cached as text past 1024: it is formatted with Reset.
+	for _, s := range []ginlimit.Strategy{ginlimit.SlidingWindow, ginlimit.FixedWindow, ginlimit.TokenBucket} {
+		t.Run(s.String(), func(t *testing.T) {
+			l, clk := newLimiter(t, ginlimit.WithLimits("5000/hour"), ginlimit.WithStrategy(s))
+			r := newRouter(l)
+			for i, want := range []string{"4999", "4998"} {
+				w := serve(r, request{})
+				require.Equal(t, http.StatusOK, w.Code)
+				assert.Equal(t, "5000", w.Header().Get("X-RateLimit-Limit"), "request %d", i)
+				assert.Equal(t, want, w.Header().Get("X-RateLimit-Remaining"), "request %d", i)
+				reset, err := strconv.ParseInt(w.Header().Get("X-RateLimit-Reset"), 10, 64)
+				require.NoError(t, err)
+				assert.Greater(t, reset, clk.Now().Unix(), "request %d", i)
+				assert.LessOrEqual(t, reset, clk.Now().Add(time.Hour).Unix(), "request %d", i)
+			}
+		})
+	}
+}
+
 func TestHeadersOnDenial(t *testing.T) {
 	l, _ := newLimiter(t, ginlimit.WithLimits("1/minute"), ginlimit.WithStrategy(ginlimit.FixedWindow), ginlimit.WithHeaders(ginlimit.HeadersBoth))
 	r := newRouter(l)

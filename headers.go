@@ -66,27 +66,33 @@ type scope struct {
 	remaining [][]string // X-RateLimit-Remaining values per limit, when few
 	policy    string     // RateLimit-Policy value
 	items     []string   // quoted IETF item name per limit
-	reset     atomic.Pointer[epoch]
+
+	// sharedReset is set for sliding windows, which are aligned to the clock:
+	// every key's window ends at the same time, so the last reset text is
+	// kept in reset. Other strategies' resets differ per key.
+	sharedReset bool
+	reset       atomic.Pointer[epoch]
 }
 
 // maxCachedRemaining is the largest count whose Remaining values a scope keeps
 // formatted, sparing an allocation per response.
 const maxCachedRemaining = 1024
 
-// epoch is an X-RateLimit-Reset value and its text. Windows aligned to the
-// clock (sliding window) share a reset time, so the last one is kept.
+// epoch is an X-RateLimit-Reset value and its text.
 type epoch struct {
 	sec  int64
 	text string
 }
 
-func newScope(keyPrefix, name string, limits []backend.Limit) *scope {
+func newScope(keyPrefix, name string, p backend.Policy) *scope {
+	limits := p.Limits
 	s := &scope{
-		name:      name,
-		keyPrefix: keyPrefix + ":" + name + ":",
-		counts:    make([]string, len(limits)),
-		remaining: make([][]string, len(limits)),
-		items:     make([]string, len(limits)),
+		name:        name,
+		keyPrefix:   keyPrefix + ":" + name + ":",
+		counts:      make([]string, len(limits)),
+		remaining:   make([][]string, len(limits)),
+		items:       make([]string, len(limits)),
+		sharedReset: p.Strategy == backend.SlidingWindow,
 	}
 	policies := make([]string, len(limits))
 	for i, l := range limits {
@@ -134,26 +140,43 @@ func sfString(s string) string {
 // most one allocation: the values are cached when they can be, and otherwise
 // formatted into one string that both are cut from.
 func (s *scope) legacyText(i int, remaining, reset int64) (remainingText, resetText string) {
-	cachedRemaining := s.remaining[i]
-	remainingCached := remaining >= 0 && remaining < int64(len(cachedRemaining))
-	last := s.reset.Load()
-	resetCached := last != nil && last.sec == reset
-	switch {
-	case remainingCached && resetCached:
-		return cachedRemaining[remaining], last.text
-	case remainingCached:
-		e := &epoch{sec: reset, text: strconv.FormatInt(reset, 10)}
-		s.reset.Store(e)
-		return cachedRemaining[remaining], e.text
-	case resetCached:
-		return strconv.FormatInt(remaining, 10), last.text
+	resetText, resetCached := s.cachedReset(reset)
+	if cached := s.remaining[i]; remaining >= 0 && remaining < int64(len(cached)) {
+		if !resetCached {
+			resetText = s.keepReset(reset, strconv.FormatInt(reset, 10))
+		}
+		return cached[remaining], resetText
+	}
+	if resetCached {
+		return strconv.FormatInt(remaining, 10), resetText
 	}
 	var buf [40]byte
 	b := strconv.AppendInt(buf[:0], remaining, 10)
 	cut := len(b)
 	b = strconv.AppendInt(b, reset, 10)
 	both := string(b)
-	return both[:cut], both[cut:]
+	return both[:cut], s.keepReset(reset, both[cut:])
+}
+
+// cachedReset returns the text of an X-RateLimit-Reset value if the scope
+// keeps it.
+func (s *scope) cachedReset(sec int64) (string, bool) {
+	if !s.sharedReset {
+		return "", false
+	}
+	if e := s.reset.Load(); e != nil && e.sec == sec {
+		return e.text, true
+	}
+	return "", false
+}
+
+// keepReset remembers text as the last reset, when resets are shared, and
+// returns it.
+func (s *scope) keepReset(sec int64, text string) string {
+	if s.sharedReset {
+		s.reset.Store(&epoch{sec: sec, text: text})
+	}
+	return text
 }
 
 // tightest returns the index of the limit closest to exhaustion: the fewest
