@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,6 +67,27 @@ func TestRetryAfterIsTimeUntilAdmission(t *testing.T) {
 			w := serve(r, request{})
 			assert.Equal(t, http.StatusTooManyRequests, w.Code)
 			assert.Equal(t, tt.want, w.Header().Get("Retry-After"))
+		})
+	}
+}
+
+func TestExactUnderConcurrentRequests(t *testing.T) {
+	for _, s := range []ginlimit.Strategy{ginlimit.SlidingWindow, ginlimit.FixedWindow, ginlimit.TokenBucket} {
+		t.Run(s.String(), func(t *testing.T) {
+			l, _ := newLimiter(t, ginlimit.WithLimits("100/minute"), ginlimit.WithStrategy(s))
+			r := newRouter(l)
+			var wg sync.WaitGroup
+			var admitted atomic.Int64
+			for range 2000 {
+				wg.Go(func() {
+					if serve(r, request{}).Code == http.StatusOK {
+						admitted.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			assert.Equal(t, int64(100), admitted.Load())
+			assert.Equal(t, ginlimit.Stats{Allowed: 100, Denied: 1900, Keys: 1}, l.Stats())
 		})
 	}
 }
