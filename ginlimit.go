@@ -308,7 +308,7 @@ func routeName(path string) string {
 		return "*"
 	}
 	return strings.Map(func(r rune) rune {
-		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`"\{}`, r) {
+		if !nameChar(r) {
 			return '_'
 		}
 		return r

@@ -335,9 +335,15 @@ func checkName(s string) error {
 		return fmt.Errorf("it must be 1 to 64 characters long")
 	}
 	for i := 0; i < len(s); i++ {
-		if b := s[i]; b <= ' ' || b >= 0x7f || strings.IndexByte(`"\{}`, b) >= 0 {
-			return fmt.Errorf("character %q is not allowed", b)
+		if !nameChar(rune(s[i])) {
+			return fmt.Errorf("character %q is not allowed", s[i])
 		}
 	}
 	return nil
+}
+
+// nameChar reports whether r may appear in a name: printable ASCII other than
+// space, quote, backslash and braces.
+func nameChar(r rune) bool {
+	return ' ' < r && r < 0x7f && !strings.ContainsRune(`"\{}`, r)
 }
