@@ -113,9 +113,10 @@ func (l *Limiter) Middleware() gin.HandlerFunc { return l.def }
 //
 // Each route counts separately, named after its path, unless WithName gives
 // several routes with the same limits one shared name. Two Limit handlers on
-// one route count apart when their limits or strategies differ. opts may hold the per-route options
-// (WithStrategy, the key options, WithName, WithSkip, WithCost,
-// WithExceededHandler, WithHeaders); the rest default to the Limiter's. Limit
+// one route count apart when their limits or strategies differ. opts may hold
+// the per-route options (WithStrategy, the key options, WithName, WithSkip,
+// WithCost, WithExceededHandler, WithHeaders); the rest default to the
+// Limiter's. Limit
 // panics, when the routes are set up, on invalid limits or options and on
 // options that apply only to a whole Limiter.
 func (l *Limiter) Limit(limits string, opts ...Option) gin.HandlerFunc {

@@ -40,8 +40,9 @@ func TestAllowDoesNotAllocateForHeldKey(t *testing.T) {
 	}
 }
 
-// TestEvictionReusesEntries checks that adding a key to a full store
-// allocates only the copy of the key.
+// TestEvictionReusesEntries checks that adding a key to a full store reuses
+// the evicted entry's slot: the store keeps no key strings, so nothing is
+// allocated per new key.
 func TestEvictionReusesEntries(t *testing.T) {
 	const runs = 1000
 	s := newStore(t, memory.WithMaxKeys(64))

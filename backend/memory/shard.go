@@ -86,7 +86,10 @@ func (sh *shard) entry(key keyHash, strategy backend.Strategy, n int, now int64)
 		e := &sh.entries[i]
 		if e.key != key || now >= e.expiry || e.strategy != strategy || int(e.limits) != n {
 			// e.key != key: another key shares the low hash (2^-64 per
-			// pair); the newcomer takes the entry over.
+			// pair); the newcomer takes the entry over. The key hash
+			// includes the policy, so a strategy or limit count that
+			// differs means a full collision (2^-128); resetting then keeps
+			// the counters sized for the policy decide is given.
 			e.key = key
 			sh.reset(i, strategy, n)
 		}
