@@ -35,14 +35,17 @@ import (
 // Limiter rate-limits requests. Build one with NewLimiter; it is safe for
 // concurrent use, and Close releases what it holds.
 type Limiter struct {
-	cfg     config
-	backend backend.Backend
-	owned   backend.Closer // the built-in backend, closed by Close
-	def     gin.HandlerFunc
+	cfg    config
+	remote *remote // the shared backend (Redis or WithBackend), if any
+	// memory decides alone, or for the shared backend's failure mode; with a
+	// shared backend it is built at the first fallback (see fallbackMemory).
+	memory  atomic.Pointer[memory.Store]
+	memMu   sync.Mutex
+	memOpts []memory.Option
+	def    gin.HandlerFunc
 
-	stats   counters
-	failing atomic.Bool // the last backend call failed; for logging transitions
-	exempt  atomic.Pointer[[]string]
+	stats  counters
+	exempt atomic.Pointer[[]string]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -75,17 +78,12 @@ func NewLimiter(opts ...Option) (*Limiter, error) {
 			return nil, err
 		}
 	}
-	l := &Limiter{cfg: cfg, backend: cfg.backend}
-	if cfg.enabled && l.backend == nil {
-		memOpts := []memory.Option{memory.WithMaxKeys(cfg.memoryMaxKeys)}
-		if cfg.clock != nil {
-			memOpts = append(memOpts, memory.WithClock(cfg.clock))
+	l := &Limiter{cfg: cfg}
+	if cfg.enabled {
+		if err := l.build(); err != nil {
+			l.Close()
+			return nil, err
 		}
-		store, err := memory.New(memOpts...)
-		if err != nil {
-			return nil, fmt.Errorf("ginlimit: memory backend: %w", err)
-		}
-		l.backend, l.owned = store, store
 	}
 	def, err := l.handler(&cfg)
 	if err != nil {
@@ -96,10 +94,76 @@ func NewLimiter(opts ...Option) (*Limiter, error) {
 	for _, r := range cfg.health {
 		RegisterHealth(r, l)
 	}
-	cfg.logger.Info("ginlimit: rate limiting configured",
-		"enabled", cfg.enabled, "backend", l.backendName(),
-		"strategy", cfg.strategy.String(), "limits", backend.FormatLimits(cfg.limits))
+	attrs := []any{"enabled", cfg.enabled, "backend", l.configuredBackend(),
+		"strategy", cfg.strategy.String(), "limits", backend.FormatLimits(cfg.limits)}
+	if l.remote != nil {
+		if l.remote.addr != "" {
+			attrs = append(attrs, "addr", l.remote.addr)
+		}
+		attrs = append(attrs, "failure_mode", cfg.failure.String())
+		if len(cfg.fallbackLimits) > 0 {
+			attrs = append(attrs, "fallback_limits", backend.FormatLimits(cfg.fallbackLimits))
+		}
+	}
+	cfg.logger.Info("ginlimit: rate limiting configured", attrs...)
+	if l.remote != nil {
+		l.remote.start(time.Now())
+	}
 	return l, nil
+}
+
+// build makes the memory backend and, when one is configured, the shared
+// backend in front of it.
+func (l *Limiter) build() error {
+	cfg := &l.cfg
+	l.memOpts = []memory.Option{memory.WithMaxKeys(cfg.memoryMaxKeys)}
+	if cfg.clock != nil {
+		l.memOpts = append(l.memOpts, memory.WithClock(cfg.clock))
+	}
+	if cfg.backend == nil && !cfg.redis.configured() {
+		store, err := memory.New(l.memOpts...)
+		if err != nil {
+			return fmt.Errorf("ginlimit: memory backend: %w", err)
+		}
+		l.memory.Store(store)
+	}
+
+	r := &remote{
+		timeout:    cfg.redis.timeout,
+		mask:       cfg.redis.mask,
+		logger:     cfg.logger,
+		onFallback: cfg.onFallback,
+		stop:       make(chan struct{}),
+	}
+	switch {
+	case cfg.backend != nil && cfg.redis.configured():
+		return invalidf("WithBackend", "a Limiter counts in a custom backend or in Redis, not both")
+	case cfg.backend != nil:
+		r.name = backendName(cfg.backend)
+		r.cur.Store(&remoteBackend{b: cfg.backend})
+		r.connected.Store(true)
+	case cfg.redis.client != nil:
+		rb, err := newRedisBackend(cfg.redis.client, !cfg.redis.noCache, cfg.clock)
+		if err != nil {
+			return fmt.Errorf("ginlimit: WithRedisClient: %w", err)
+		}
+		r.name, r.addr = "redis", cfg.redis.addr()
+		r.cur.Store(rb)
+		r.connected.Store(true)
+	case cfg.redis.opt != nil:
+		dial, err := cfg.redis.dialer(cfg.clock)
+		if err != nil {
+			return err
+		}
+		r.name, r.addr, r.dial = "redis", cfg.redis.addr(), dial
+	default:
+		if cfg.redis.caFile != "" {
+			return invalidf("WithRedisCAFile", "no Redis URL is configured")
+		}
+		return nil
+	}
+	l.remote = r
+	return nil
 }
 
 // Middleware returns the handler that applies the Limiter's own limits, for
@@ -159,15 +223,22 @@ func (e *routeError) Error() string {
 
 func (e *routeError) Unwrap() error { return e.err }
 
-// Close releases the built-in backend's resources. A backend given by
-// WithBackend is the caller's to close. Close is idempotent; after it, requests
-// are admitted and counted as errors.
+// Close stops the Limiter's goroutines and releases what it built: the memory
+// backend, and the Redis client it made from WithRedisURL or
+// WithRedisOptions. A backend given by WithBackend and a client given by
+// WithRedisClient are the caller's to close, after the Limiter. Close is
+// idempotent; after it, requests are admitted and counted as errors.
 func (l *Limiter) Close() error {
 	l.closeOnce.Do(func() {
 		l.closed.Store(true)
-		if l.owned != nil {
-			l.closeErr = l.owned.Close()
+		if l.remote != nil {
+			l.remote.close()
 		}
+		l.memMu.Lock()
+		if m := l.memory.Load(); m != nil {
+			l.closeErr = m.Close()
+		}
+		l.memMu.Unlock()
 	})
 	return l.closeErr
 }
@@ -181,6 +252,8 @@ type policy struct {
 	cost     func(*gin.Context) int
 	exceeded ExceededHandler
 	headers  Headers
+	failure  FailureMode
+	fallback backend.Policy // decides in memory while the shared backend cannot
 
 	named  *scope   // the scope, when the policy has a fixed name
 	scopes sync.Map // route path -> *scope, when named after each route
@@ -198,14 +271,35 @@ func (l *Limiter) handler(cfg *config) (gin.HandlerFunc, error) {
 		cost:     cfg.cost,
 		exceeded: cfg.exceeded,
 		headers:  cfg.headers,
+		failure:  cfg.failure,
 	}
 	if err := p.policy.Validate(); err != nil {
 		return nil, fmt.Errorf("ginlimit: %w: %w", ErrInvalidOption, err)
 	}
+	if l.cfg.redis.configured() {
+		if err := checkRedisPolicy(p.policy); err != nil {
+			return nil, fmt.Errorf("ginlimit: %w: %w", ErrInvalidOption, err)
+		}
+	}
+	p.fallback = fallbackPolicy(p.policy, l.cfg.fallbackLimits)
+	if err := p.fallback.Validate(); err != nil {
+		return nil, invalid(fmt.Sprintf("WithFallbackLimits(%q) with limits %q", backend.FormatLimits(l.cfg.fallbackLimits), backend.FormatLimits(p.policy.Limits)), err)
+	}
 	if cfg.name != "" {
-		p.named = newScope(l.cfg.keyPrefix, cfg.name, p.policy)
+		p.named = p.newScope(cfg.name)
 	}
 	return p.serve, nil
+}
+
+// newScope returns the scope of the policy under name, with the scope of its
+// fallback limits when they differ.
+func (p *policy) newScope(name string) *scope {
+	s := newScope(p.l.cfg.keyPrefix, name, p.policy)
+	s.fallback = s
+	if !slices.Equal(p.fallback.Limits, p.policy.Limits) {
+		s.fallback = newScope(p.l.cfg.keyPrefix, name, p.fallback)
+	}
+	return s
 }
 
 func (p *policy) serve(c *gin.Context) {
@@ -230,18 +324,22 @@ func (p *policy) serve(c *gin.Context) {
 		cost = max(int64(p.cost(c)), 0)
 	}
 
-	res, err := l.backend.Allow(c.Request.Context(), s.keyPrefix+client, p.policy, cost)
-	if err != nil {
-		l.backendFailed(err)
+	res, s, v := p.decide(c.Request.Context(), s, s.keyPrefix+client, cost)
+	switch v {
+	case admitted:
+		l.stats.stripe().allowed.Add(1)
+		return
+	case unavailable:
+		l.stats.stripe().unavailable.Add(1)
+		p.unavailable(c)
 		return
 	}
-	l.backendOK()
 	if p.headers != HeadersNone {
 		if res.Now.IsZero() {
 			res.Now = l.now()
 		}
 		if !res.Allowed {
-			notBeforeRetry(&res, len(p.policy.Limits), cost)
+			notBeforeRetry(&res, len(s.counts), cost)
 		}
 		writeHeaders(c.Writer.Header(), p.headers, s, &res)
 	}
@@ -272,7 +370,7 @@ func (p *policy) deny(c *gin.Context, s *scope, client string, res *backend.Resu
 		p.exceeded(c, Exceeded{
 			Key:        client,
 			Policy:     s.name,
-			Limit:      p.policy.Limits[tightest(res, len(p.policy.Limits))],
+			Limit:      s.limits[tightest(res, len(s.limits))],
 			RetryAfter: res.RetryAfter,
 		})
 		if !c.Writer.Written() {
@@ -298,7 +396,7 @@ func (p *policy) scope(c *gin.Context) *scope {
 	if s, ok := p.scopes.Load(path); ok {
 		return s.(*scope)
 	}
-	s, _ := p.scopes.LoadOrStore(path, newScope(p.l.cfg.keyPrefix, routeName(path), p.policy))
+	s, _ := p.scopes.LoadOrStore(path, p.newScope(routeName(path)))
 	return s.(*scope)
 }
 
@@ -337,21 +435,6 @@ func (l *Limiter) addExempt(paths ...string) {
 	}
 }
 
-// backendFailed admits the request and logs the first failure of a run.
-func (l *Limiter) backendFailed(err error) {
-	l.stats.stripe().errors.Add(1)
-	if !l.failing.Swap(true) {
-		l.cfg.logger.Warn("ginlimit: backend failed, admitting requests unlimited",
-			"backend", l.backendName(), "error", err)
-	}
-}
-
-func (l *Limiter) backendOK() {
-	if l.failing.Load() && l.failing.Swap(false) {
-		l.cfg.logger.Info("ginlimit: backend recovered", "backend", l.backendName())
-	}
-}
-
 // now reads the clock set by WithClock, or time.Now.
 func (l *Limiter) now() time.Time {
 	if l.cfg.clock != nil {
@@ -360,13 +443,46 @@ func (l *Limiter) now() time.Time {
 	return time.Now()
 }
 
-func (l *Limiter) backendName() string {
-	switch b := l.backend.(type) {
-	case nil: // disabled: nothing was built
-		return "memory"
-	case backend.Namer:
-		return b.Name()
-	default:
-		return fmt.Sprintf("%T", b)
+// memoryBackend returns the memory backend, building it on first use, or
+// nil once the Limiter is closed.
+func (l *Limiter) memoryBackend() *memory.Store {
+	if m := l.memory.Load(); m != nil {
+		return m
 	}
+	l.memMu.Lock()
+	defer l.memMu.Unlock()
+	if m := l.memory.Load(); m != nil || l.closed.Load() {
+		return m
+	}
+	m, err := memory.New(l.memOpts...) // the options were checked by build
+	if err != nil {
+		return nil
+	}
+	l.memory.Store(m)
+	return m
+}
+
+// backendName returns the name of the backend deciding now: the shared one,
+// unless it is unavailable, or "memory".
+func (l *Limiter) backendName() string {
+	if r := l.remote; r != nil && !r.breaker.open() {
+		return r.name
+	}
+	return "memory"
+}
+
+// configuredBackend returns the name of the backend the Limiter was
+// configured with.
+func (l *Limiter) configuredBackend() string {
+	if l.remote != nil {
+		return l.remote.name
+	}
+	return "memory"
+}
+
+func backendName(b backend.Backend) string {
+	if n, ok := b.(backend.Namer); ok {
+		return n.Name()
+	}
+	return fmt.Sprintf("%T", b)
 }

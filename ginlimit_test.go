@@ -1,8 +1,6 @@
 package ginlimit_test
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -260,34 +258,19 @@ func TestHealthBody(t *testing.T) {
 		"redis_connected": false,
 		"message": "In-memory rate limiting (single instance only)",
 		"redis_configured": false,
+		"client_cache": false,
+		"degraded_since": null,
 		"enabled": true,
 		"ready": true,
 		"strategy": "sliding-window",
 		"limits": ["10/second", "100/minute"],
-		"stats": {"allowed": 1, "denied": 0, "skipped": 0, "errors": 0, "keys": 1, "evictions": 0}
+		"stats": {"allowed": 1, "denied": 0, "skipped": 0, "errors": 0, "fallback": 0, "unavailable": 0, "keys": 1, "evictions": 0}
 	}`, w.Body.String())
 
 	w = serve(r, request{path: "/api/health/ratelimit/ready"})
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.JSONEq(t, `{"ready":true,"backend":"memory","message":"In-memory rate limiting (single instance only)"}`, w.Body.String())
 }
-
-func TestReadyAnswers503WhenBackendFailsPing(t *testing.T) {
-	b := &pingBackend{err: errors.New("connection refused")}
-	l, _ := newLimiter(t, ginlimit.WithBackend(b))
-	r := gin.New()
-	ginlimit.RegisterHealth(r, l)
-	w := serve(r, request{path: "/health/ratelimit/ready"})
-	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
-	assert.Contains(t, w.Body.String(), `"ready":false`)
-}
-
-type pingBackend struct {
-	recordingBackend
-	err error
-}
-
-func (b *pingBackend) Ping(context.Context) error { return b.err }
 
 func TestPerRouteLimit(t *testing.T) {
 	l, _ := newLimiter(t, ginlimit.WithLimits("9/minute"), ginlimit.WithHeaders(ginlimit.HeadersBoth))
@@ -539,26 +522,6 @@ func TestExceededHandler(t *testing.T) {
 		Limit:      backend.Limit{Count: 1, Period: time.Minute},
 		RetryAfter: time.Minute,
 	}, got)
-}
-
-func TestBackendFailureAdmitsAndLogsTransitions(t *testing.T) {
-	b := &recordingBackend{err: errors.New("store unreachable")}
-	var logs logBuffer
-	l, err := ginlimit.NewLimiter(ginlimit.WithBackend(b), ginlimit.WithLogger(logs.logger()))
-	require.NoError(t, err)
-	defer l.Close()
-	r := newRouter(l)
-
-	assert.Equal(t, repeat(http.StatusOK, 3), statuses(r, request{}, 3))
-	b.setErr(nil)
-	assert.Equal(t, repeat(http.StatusOK, 2), statuses(r, request{}, 2))
-	assert.Equal(t, ginlimit.Stats{Allowed: 2, Errors: 3}, l.Stats())
-	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-	require.Len(t, lines, 3, logs.String())
-	assert.Contains(t, lines[0], `level=INFO msg="ginlimit: rate limiting configured"`)
-	assert.Contains(t, lines[1], `level=WARN msg="ginlimit: backend failed, admitting requests unlimited"`)
-	assert.Contains(t, lines[1], `error="store unreachable"`)
-	assert.Contains(t, lines[2], `level=INFO msg="ginlimit: backend recovered"`)
 }
 
 func TestDisabledPassesEverything(t *testing.T) {

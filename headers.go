@@ -61,11 +61,13 @@ const (
 // scope is what the headers and keys of one named policy need, computed once.
 type scope struct {
 	name      string
-	keyPrefix string     // "<prefix>:<name>:"
-	counts    []string   // X-RateLimit-Limit value per limit
-	remaining [][]string // X-RateLimit-Remaining values per limit, when few
-	policy    string     // RateLimit-Policy value
-	items     []string   // quoted IETF item name per limit
+	keyPrefix string          // "<prefix>:<name>:"
+	limits    []backend.Limit // the policy's limits
+	fallback  *scope          // the scope of the fallback limits; itself when they are the same
+	counts    []string        // X-RateLimit-Limit value per limit
+	remaining [][]string      // X-RateLimit-Remaining values per limit, when few
+	policy    string          // RateLimit-Policy value
+	items     []string        // quoted IETF item name per limit
 
 	// sharedReset is set for sliding windows, which are aligned to the clock:
 	// every key's window ends at the same time, so the last reset text is
@@ -89,6 +91,7 @@ func newScope(keyPrefix, name string, p backend.Policy) *scope {
 	s := &scope{
 		name:        name,
 		keyPrefix:   keyPrefix + ":" + name + ":",
+		limits:      limits,
 		counts:      make([]string, len(limits)),
 		remaining:   make([][]string, len(limits)),
 		items:       make([]string, len(limits)),

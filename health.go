@@ -1,7 +1,6 @@
 package ginlimit
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -24,7 +23,9 @@ const pingTimeout = 500 * time.Millisecond
 
 // Status is the state of a Limiter, as GET /health/ratelimit serves it.
 type Status struct {
-	// Backend is "memory", "redis", or the name of a custom backend.
+	// Backend is the backend deciding now: "redis" or a custom backend's
+	// name while the shared backend decides, "memory" otherwise (no shared
+	// backend configured, or its failure mode deciding in memory).
 	Backend string `json:"backend"`
 	// RedisConnected reports whether decisions are made in Redis now.
 	RedisConnected bool `json:"redis_connected"`
@@ -32,11 +33,33 @@ type Status struct {
 	Message string `json:"message"`
 	// RedisConfigured reports whether a Redis backend was configured.
 	RedisConfigured bool `json:"redis_configured"`
+	// RedisAddr is where Redis is, without credentials.
+	RedisAddr string `json:"redis_addr,omitempty"`
+	// ClientCache reports whether a client over its limit is turned away
+	// without a round trip: Redis is connected with client-side caching.
+	ClientCache bool `json:"client_cache"`
+	// Breaker is the state of the circuit breaker in front of the shared
+	// backend: "closed" (deciding there), "open" (deciding by the failure
+	// mode) or "half-open" (open, with a probe running).
+	Breaker string `json:"breaker,omitempty"`
+	// DegradedSince is when the shared backend stopped deciding, or, before
+	// it first connects, when the Limiter was built. It is null while the
+	// shared backend decides.
+	DegradedSince *time.Time `json:"degraded_since"`
+	// LastError is the shared backend's last failure, without credentials.
+	LastError string `json:"last_error,omitempty"`
+	// FailureMode and FallbackLimits say how requests are decided while the
+	// shared backend cannot (WithFailureMode, WithFallbackLimits).
+	FailureMode    string   `json:"failure_mode,omitempty"`
+	FallbackLimits []string `json:"fallback_limits,omitempty"`
 	// Enabled is false when WithEnabled(false) or RATELIMIT_ENABLED=false
 	// turned limiting off.
 	Enabled bool `json:"enabled"`
-	// Ready reports whether the configured backend is the one in use and
-	// answers. It is false once the Limiter is closed.
+	// Ready reports whether requests are decided without a 503: the Limiter
+	// is open, and its shared backend (if any) decides or its failure mode is
+	// not FailClosed. A Limiter deciding in memory during a Redis outage is
+	// ready: taking instances out of service would turn the outage into one
+	// of the whole service.
 	Ready bool `json:"ready"`
 	// Strategy and Limits describe the Limiter's default limits.
 	Strategy string   `json:"strategy"`
@@ -44,32 +67,54 @@ type Status struct {
 	Stats    Stats    `json:"stats"`
 }
 
-// Status returns the state of the Limiter. It may ping a backend that
-// implements backend.Pinger, for at most half a second.
+// Status returns the state of the Limiter. It pings the shared backend at
+// most once a second, waiting at most half a second; a failed ping opens the
+// breaker as a failed request would.
 func (l *Limiter) Status() Status {
 	s := Status{
-		Backend:  l.backendName(),
-		Enabled:  l.cfg.enabled,
-		Ready:    !l.closed.Load(),
-		Strategy: l.cfg.strategy.String(),
-		Limits:   make([]string, len(l.cfg.limits)),
-		Stats:    l.Stats(),
+		Enabled:         l.cfg.enabled,
+		Ready:           !l.closed.Load(),
+		RedisConfigured: l.cfg.redis.configured(),
+		Strategy:        l.cfg.strategy.String(),
+		Limits:          formatLimits(l.cfg.limits),
+		Stats:           l.Stats(),
 	}
-	for i, lim := range l.cfg.limits {
-		s.Limits[i] = lim.String()
+	if r := l.remote; r != nil && s.Ready {
+		healthy := r.healthy()
+		st := r.breaker.state()
+		s.Breaker, s.LastError = st.state, st.lastErr
+		if r.name == "redis" {
+			s.RedisAddr = r.addr
+			s.RedisConnected = healthy
+		}
+		if healthy {
+			s.Backend = r.name
+			s.ClientCache = s.RedisConnected && r.cur.Load().cache
+		} else {
+			since := st.since
+			s.DegradedSince = &since
+			s.Ready = l.cfg.failure != FailClosed
+		}
+		s.FailureMode = l.cfg.failure.String()
+		s.FallbackLimits = formatLimits(l.cfg.fallbackLimits)
 	}
 	switch s.Backend {
-	case "memory":
-		s.Message = MessageMemory
+	case "", "memory":
+		s.Backend, s.Message = "memory", MessageMemory
+	case "redis":
+		s.Message = MessageRedis
 	default:
 		s.Message = "Custom backend rate limiting (" + s.Backend + ")"
 	}
-	if p, ok := l.backend.(backend.Pinger); ok && s.Ready {
-		ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
-		defer cancel()
-		s.Ready = p.Ping(ctx) == nil
-	}
 	return s
+}
+
+func formatLimits(limits []backend.Limit) []string {
+	out := make([]string, len(limits))
+	for i, l := range limits {
+		out[i] = l.String()
+	}
+	return out
 }
 
 // RegisterHealth adds the health group to r:

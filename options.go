@@ -94,14 +94,17 @@ func routeOption(name string, fn func(*config) error) Option {
 // live together so that Limit can start from a copy of the Limiter's.
 type config struct {
 	// Limiter-wide.
-	enabled       bool
-	limits        []backend.Limit
-	backend       backend.Backend
-	memoryMaxKeys int
-	logger        *slog.Logger
-	clock         func() time.Time // nil: the backend's clock, or time.Now
-	keyPrefix     string
-	health        []gin.IRouter
+	enabled        bool
+	limits         []backend.Limit
+	backend        backend.Backend
+	memoryMaxKeys  int
+	logger         *slog.Logger
+	clock          func() time.Time // nil: the backend's clock, or time.Now
+	keyPrefix      string
+	health         []gin.IRouter
+	redis          redisConfig
+	fallbackLimits []backend.Limit
+	onFallback     func(active bool)
 
 	// Per route.
 	name     string
@@ -111,6 +114,7 @@ type config struct {
 	cost     func(*gin.Context) int
 	exceeded ExceededHandler
 	headers  Headers
+	failure  FailureMode
 }
 
 func defaultConfig() config {
@@ -124,6 +128,7 @@ func defaultConfig() config {
 		memoryMaxKeys: DefaultMemoryMaxKeys,
 		logger:        slog.Default(),
 		keyPrefix:     DefaultKeyPrefix,
+		redis:         redisConfig{timeout: DefaultRedisTimeout},
 		name:          DefaultPolicyName,
 		strategy:      backend.SlidingWindow,
 		keyFunc:       clientIPKey,

@@ -12,8 +12,14 @@ type Stats struct {
 	Denied  uint64 `json:"denied"`
 	// Skipped counts requests WithSkip exempted.
 	Skipped uint64 `json:"skipped"`
-	// Errors counts requests admitted because the backend failed.
+	// Errors counts decisions the shared backend failed to make (each was
+	// then made by the failure mode), and requests admitted after Close.
 	Errors uint64 `json:"errors"`
+	// Fallback counts requests decided by the failure mode because the shared
+	// backend could not decide them; Unavailable, those of them answered 503
+	// (FailClosed).
+	Fallback    uint64 `json:"fallback"`
+	Unavailable uint64 `json:"unavailable"`
 	// Keys is the number of keys the built-in memory backend holds.
 	Keys int `json:"keys"`
 	// Evictions counts keys the memory backend dropped to stay within its
@@ -29,7 +35,8 @@ type counters struct {
 
 type stripe struct {
 	allowed, denied, skipped, errors atomic.Uint64
-	_                                [32]byte // pad to a cache line
+	fallback, unavailable            atomic.Uint64
+	_                                [16]byte // pad to a cache line
 }
 
 // stripe returns a stripe chosen at random: the generator is per thread, so
@@ -47,12 +54,12 @@ func (l *Limiter) Stats() Stats {
 		s.Denied += st.denied.Load()
 		s.Skipped += st.skipped.Load()
 		s.Errors += st.errors.Load()
+		s.Fallback += st.fallback.Load()
+		s.Unavailable += st.unavailable.Load()
 	}
-	if b, ok := l.backend.(interface{ Len() int }); ok {
-		s.Keys = b.Len()
-	}
-	if b, ok := l.backend.(interface{ Evictions() uint64 }); ok {
-		s.Evictions = b.Evictions()
+	if m := l.memory.Load(); m != nil {
+		s.Keys = m.Len()
+		s.Evictions = m.Evictions()
 	}
 	return s
 }

@@ -1,0 +1,235 @@
+// Package redis is a backend.Backend that keeps its counts in Redis, so that
+// every instance of a service shares one limit.
+//
+// Each decision is one Lua script run (EVALSHA, falling back to EVAL after a
+// restart): it checks every limit of the policy and consumes them only if all
+// admit the request, reads the time from the server (TIME), never from the
+// instance, and writes nothing when it denies. A policy's state is one hash
+// per key (see Key), whose hash tag keeps each decision on one Redis Cluster
+// slot.
+//
+// With client-side caching on (the default; see WithClientCache), a denied
+// key is watched: its hash is read through the client's server-assisted cache,
+// which Redis invalidates when the hash changes or expires, and while the
+// cached copy is the one the denial saw and the denial still holds, the same
+// request is denied locally, without a round trip. A cached copy only ever
+// confirms a denial; it never admits.
+//
+// The Store does not own the rueidis client, and sets no deadline of its own:
+// callers put each call under a context deadline, and build the client with
+// DisableRetry so that a failing server fails fast.
+package redis
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ginlimit/ginlimit/backend"
+)
+
+// DefaultMaxWatched is how many denied keys a Store watches at most.
+const DefaultMaxWatched = 10_000
+
+//go:embed decide.lua
+var decideSource string
+
+var decide = rueidis.NewLuaScript(decideSource)
+
+// Store is a Redis backend. It is safe for concurrent use.
+type Store struct {
+	client rueidis.Client
+	now    func() time.Time // nil: the server's clock
+	watch  *watchList       // nil: client-side caching is off
+	closed atomic.Bool
+}
+
+var (
+	_ backend.Backend = (*Store)(nil)
+	_ backend.Pinger  = (*Store)(nil)
+	_ backend.Closer  = (*Store)(nil)
+	_ backend.Namer   = (*Store)(nil)
+)
+
+// An Option configures a Store.
+type Option func(*config) error
+
+type config struct {
+	cache      bool
+	maxWatched int
+	now        func() time.Time
+}
+
+// WithClientCache turns the watching of denied keys through client-side
+// caching on or off. It is on by default; turn it off when the client was
+// built with DisableCache (servers without CLIENT TRACKING): there every cache
+// read would be a round trip.
+func WithClientCache(on bool) Option {
+	return func(c *config) error {
+		c.cache = on
+		return nil
+	}
+}
+
+// WithMaxWatched bounds the number of denied keys watched at once; past it,
+// a new denial replaces an expired watch, or an arbitrary one. The default is
+// DefaultMaxWatched.
+func WithMaxWatched(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("redis: WithMaxWatched(%d): the bound must be at least 1", n)
+		}
+		c.maxWatched = n
+		return nil
+	}
+}
+
+// WithClock makes the Store read time from now instead of the server, for
+// tests that drive time by hand. Keys still expire in the server's time.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.New("redis: WithClock(nil): the clock is nil")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// New returns a Store that decides in client's server. The caller keeps
+// ownership of client and closes it after the Store.
+func New(client rueidis.Client, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redis: the client is nil")
+	}
+	cfg := config{cache: true, maxWatched: DefaultMaxWatched}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	s := &Store{client: client, now: cfg.now}
+	if cfg.cache {
+		s.watch = newWatchList(client, cfg.maxWatched)
+	}
+	return s, nil
+}
+
+// CheckPolicy reports whether the Store can decide p. Beyond what
+// Policy.Validate checks, a token bucket in Redis counts whole microseconds,
+// so it admits at most one unit a microsecond: at most 1,000,000 a second.
+func CheckPolicy(p backend.Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.Strategy == backend.TokenBucket {
+		for _, l := range p.Limits {
+			if l.Period.Microseconds() < l.Count {
+				return fmt.Errorf("redis: %w: token bucket %v admits more than one unit a microsecond", backend.ErrInvalidPolicy, l)
+			}
+		}
+	}
+	return nil
+}
+
+// Allow decides one request: see backend.Backend. It makes one round trip,
+// or none for a watched key that is still denied; a first denial of a key
+// makes a second one, to watch it.
+func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost int64) (backend.Result, error) {
+	if s.closed.Load() {
+		return backend.Result{}, backend.ErrClosed
+	}
+	if cost < 0 {
+		return backend.Result{}, fmt.Errorf("redis: cost %d is negative", cost)
+	}
+	if err := CheckPolicy(p); err != nil {
+		return backend.Result{}, err
+	}
+	rkey := Key(key, p)
+	sent := s.localNow()
+	if s.watch != nil && cost > 0 {
+		if r, ok := s.watch.deny(ctx, rkey, cost, sent); ok {
+			return r, nil
+		}
+	}
+
+	args := make([]string, 3, 3+2*len(p.Limits))
+	args[0] = strconv.Itoa(int(p.Strategy))
+	args[1] = strconv.FormatInt(cost, 10)
+	args[2] = "0"
+	if s.now != nil {
+		args[2] = strconv.FormatInt(sent.UnixMicro(), 10)
+	}
+	for _, l := range p.Limits {
+		args = append(args, strconv.FormatInt(l.Count, 10), strconv.FormatInt(l.Period.Microseconds(), 10))
+	}
+	reply, err := decide.Exec(ctx, s.client, []string{rkey}, args).ToArray()
+	if err != nil {
+		return backend.Result{}, err
+	}
+	r, version, err := parseReply(reply, len(p.Limits))
+	if err != nil {
+		return backend.Result{}, err
+	}
+	if !r.Allowed && s.watch != nil && cost > 0 {
+		s.watch.add(ctx, rkey, p, cost, sent, r, version)
+	}
+	return r, nil
+}
+
+// parseReply reads decide.lua's reply.
+func parseReply(reply []rueidis.RedisMessage, n int) (r backend.Result, version int64, err error) {
+	if len(reply) != 4+2*n {
+		return r, 0, fmt.Errorf("redis: decide script replied %d values, want %d", len(reply), 4+2*n)
+	}
+	var v [4 + 2*backend.MaxLimits]int64
+	for i := range reply {
+		if v[i], err = reply[i].AsInt64(); err != nil {
+			return r, 0, fmt.Errorf("redis: decide script reply: %w", err)
+		}
+	}
+	r.Allowed = v[0] == 1
+	r.RetryAfter = time.Duration(v[1]) * time.Microsecond
+	r.Now = time.UnixMicro(v[2])
+	for i := range n {
+		r.States[i] = backend.LimitState{Remaining: v[4+2*i], Reset: time.Duration(v[5+2*i]) * time.Microsecond}
+	}
+	return r, v[3], nil
+}
+
+func (s *Store) localNow() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.client.Do(ctx, s.client.B().Ping().Build()).Error()
+}
+
+// Name returns "redis".
+func (s *Store) Name() string { return "redis" }
+
+// ClientCache reports whether denied keys are watched through client-side
+// caching.
+func (s *Store) ClientCache() bool { return s.watch != nil }
+
+// Close forgets the watched keys; afterwards Allow returns backend.ErrClosed.
+// It does not close the client, which the caller owns. Close is idempotent.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	if s.watch != nil {
+		s.watch.clear()
+	}
+	return nil
+}

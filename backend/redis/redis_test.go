@@ -1,0 +1,292 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/ginlimit/ginlimit/backend"
+	"github.com/ginlimit/ginlimit/backend/backendtest"
+	"github.com/ginlimit/ginlimit/backend/redis"
+	"github.com/ginlimit/ginlimit/internal/redistest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// newClient returns a client for url, closed when t ends, built the way a
+// limiter builds it: no retries, a short dial timeout, a small cache.
+func newClient(t testing.TB, url string, cache bool) rueidis.Client {
+	t.Helper()
+	opt, err := rueidis.ParseURL(url)
+	require.NoError(t, err)
+	opt.DisableCache = !cache
+	opt.DisableRetry = true
+	opt.Dialer.Timeout = time.Second
+	opt.CacheSizeEachConn = 1 << 20
+	c, err := rueidis.NewClient(opt)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// newStore returns a Store over client, closed when t ends.
+func newStore(t testing.TB, client rueidis.Client, opts ...redis.Option) *redis.Store {
+	t.Helper()
+	s, err := redis.New(client, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	return s
+}
+
+// do runs an admin command and returns its reply as text.
+func do(t testing.TB, srv *redistest.Server, args ...string) string {
+	t.Helper()
+	reply, err := srv.Do(t, args...)
+	require.NoError(t, err, "%v", args)
+	return reply
+}
+
+func policy(t testing.TB, strategy backend.Strategy, limits string) backend.Policy {
+	t.Helper()
+	parsed, err := backend.ParseLimits(limits)
+	require.NoError(t, err)
+	return backend.Policy{Strategy: strategy, Limits: parsed}
+}
+
+func TestConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	cached := newClient(t, srv.URL(), true)
+	scriptOnly := newClient(t, srv.URL(), false)
+	t.Run("client-cache", func(t *testing.T) {
+		backendtest.Run(t, func(t *testing.T, now func() time.Time) backend.Backend {
+			return newStore(t, cached, redis.WithClock(now))
+		})
+	})
+	t.Run("script-only", func(t *testing.T) {
+		backendtest.Run(t, func(t *testing.T, now func() time.Time) backend.Backend {
+			return newStore(t, scriptOnly, redis.WithClientCache(false), redis.WithClock(now))
+		})
+	})
+}
+
+func TestConformanceCluster(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	client := newClient(t, cluster.URL(), true)
+	backendtest.Run(t, func(t *testing.T, now func() time.Time) backend.Backend {
+		return newStore(t, client, redis.WithClock(now))
+	})
+}
+
+func TestKey(t *testing.T) {
+	sliding := policy(t, backend.SlidingWindow, "100/minute")
+	tests := []struct {
+		name string
+		give string
+		p    backend.Policy
+		want string
+	}{
+		{"ip", "ginlimit:default:203.0.113.7", sliding, "{ginlimit:default:203.0.113.7}:s:100/60"},
+		{"fixed, two limits", "k", policy(t, backend.FixedWindow, "10/second;1000/hour"), "{k}:f:10/1,1000/3600"},
+		{"token bucket", "k", policy(t, backend.TokenBucket, "5/minute"), "{k}:t:5/60"},
+		{"braces", "a{b}c", sliding, "{a%7Bb%7Dc}:s:100/60"},
+		{"space, newline, percent", "a b\nc%", sliding, "{a%20b%0Ac%25}:s:100/60"},
+		{"non-ASCII", "é", sliding, "{%C3%A9}:s:100/60"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, redis.Key(tt.give, tt.p))
+		})
+	}
+	// Escaping is injective: a key that looks escaped stays apart.
+	assert.NotEqual(t, redis.Key("a{", sliding), redis.Key("a%7B", sliding))
+}
+
+func TestCheckPolicy(t *testing.T) {
+	require.NoError(t, redis.CheckPolicy(policy(t, backend.TokenBucket, "1000000/second")))
+	err := redis.CheckPolicy(policy(t, backend.TokenBucket, "1000001/second"))
+	require.ErrorIs(t, err, backend.ErrInvalidPolicy)
+	require.NoError(t, redis.CheckPolicy(policy(t, backend.FixedWindow, "1000001/second")))
+}
+
+// TestInstancesShareOneLimit runs two Stores, each with its own client, on
+// one server, and checks that a concurrent burst through both is admitted
+// exactly up to the limit, with the server's clock.
+func TestInstancesShareOneLimit(t *testing.T) {
+	srv := redistest.Start(t)
+	stores := []*redis.Store{
+		newStore(t, newClient(t, srv.URL(), true)),
+		newStore(t, newClient(t, srv.URL(), true)),
+	}
+	for _, strategy := range []backend.Strategy{backend.FixedWindow, backend.SlidingWindow, backend.TokenBucket} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			p := policy(t, strategy, "100/hour")
+			var admitted atomic.Int64
+			var wg sync.WaitGroup
+			for g := range 50 {
+				wg.Go(func() {
+					s := stores[g%2]
+					for range 10 {
+						r, err := s.Allow(context.Background(), "burst", p, 1)
+						if !assert.NoError(t, err) {
+							return
+						}
+						if r.Allowed {
+							admitted.Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			assert.EqualValues(t, 100, admitted.Load())
+		})
+	}
+}
+
+// TestDenialWritesNothing checks that a denied decision leaves the hash as it
+// was, which is what keeps other clients' cached copies valid.
+func TestDenialWritesNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, newClient(t, srv.URL(), false), redis.WithClientCache(false))
+	p := policy(t, backend.SlidingWindow, "2/minute")
+	ctx := context.Background()
+	for range 2 {
+		r, err := s.Allow(ctx, "k", p, 1)
+		require.NoError(t, err)
+		require.True(t, r.Allowed)
+	}
+	key := redis.Key("k", p)
+	before := do(t, srv, "HGETALL", key)
+	for range 5 {
+		r, err := s.Allow(ctx, "k", p, 1)
+		require.NoError(t, err)
+		require.False(t, r.Allowed)
+	}
+	assert.Equal(t, before, do(t, srv, "HGETALL", key))
+	assert.Equal(t, "2", do(t, srv, "HGET", key, "v"), "writes counted in the version field")
+}
+
+// decisions returns the Redis commands that decide or watch: the script
+// runs and the version reads.
+func decisions(calls map[string]int64) int64 {
+	return calls["evalsha"] + calls["eval"] + calls["hget"]
+}
+
+// flood sends n requests for one key from 8 goroutines and returns how many
+// were admitted.
+func flood(t *testing.T, s *redis.Store, key string, p backend.Policy, n int) int64 {
+	t.Helper()
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range n / 8 {
+				r, err := s.Allow(context.Background(), key, p, 1)
+				if !assert.NoError(t, err) {
+					return
+				}
+				if r.Allowed {
+					admitted.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return admitted.Load()
+}
+
+func TestDeniedKeyIsServedFromCache(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, newClient(t, srv.URL(), true))
+	require.True(t, s.ClientCache())
+	p := policy(t, backend.FixedWindow, "3/minute")
+	require.EqualValues(t, 3, flood(t, s, "over", p, 8))
+
+	srv.ResetStats(t)
+	const n = 2000
+	require.Zero(t, flood(t, s, "over", p, n))
+	sent := decisions(srv.CommandCalls(t))
+	assert.LessOrEqual(t, sent, int64(n/20), "commands for %d denied requests: want at most 5%%", n)
+}
+
+func TestExpiredWindowAdmitsAgain(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, newClient(t, srv.URL(), true))
+	p := policy(t, backend.FixedWindow, "2/second")
+	ctx := context.Background()
+	require.EqualValues(t, 2, flood(t, s, "k", p, 16))
+	r, err := s.Allow(ctx, "k", p, 1)
+	require.NoError(t, err)
+	require.False(t, r.Allowed)
+	time.Sleep(r.RetryAfter + 10*time.Millisecond)
+	r, err = s.Allow(ctx, "k", p, 1)
+	require.NoError(t, err)
+	assert.True(t, r.Allowed, "after the window ended")
+}
+
+// TestAdminDeleteAdmitsAgain checks that deleting a watched key in Redis
+// reaches the instance that watches it, and also an instance that does not.
+func TestAdminDeleteAdmitsAgain(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newStore(t, newClient(t, srv.URL(), true))
+	b := newStore(t, newClient(t, srv.URL(), true))
+	p := policy(t, backend.FixedWindow, "5/hour")
+	require.EqualValues(t, 5, flood(t, a, "k", p, 16))
+	require.Zero(t, flood(t, b, "k", p, 16), "the second instance sees the first's count")
+
+	srv.ResetStats(t)
+	require.Zero(t, flood(t, a, "k", p, 400))
+	require.Zero(t, flood(t, b, "k", p, 400))
+	assert.LessOrEqual(t, decisions(srv.CommandCalls(t)), int64(40), "both instances deny locally")
+
+	do(t, srv, "DEL", redis.Key("k", p))
+	for _, s := range []*redis.Store{a, b} {
+		require.Eventually(t, func() bool {
+			r, err := s.Allow(context.Background(), "k", p, 1)
+			return err == nil && r.Allowed
+		}, 2*time.Second, 5*time.Millisecond, "admitted again after DEL")
+	}
+}
+
+// TestScriptOnly runs on a user that may not use CLIENT commands, as on
+// servers without client-side caching: the client must be built without a
+// cache, and the Store decides every request in the script.
+func TestScriptOnly(t *testing.T) {
+	srv := redistest.Start(t, redistest.ACLUser("limiter", "s3cret", "on", "~*", "+@all", "-client"))
+	url := srv.URLFor("limiter", "s3cret")
+
+	opt, err := rueidis.ParseURL(url)
+	require.NoError(t, err)
+	opt.DisableCache = false
+	_, err = rueidis.NewClient(opt)
+	require.True(t, errors.Is(err, rueidis.ErrNoCache), "NewClient with caching: %v", err)
+
+	s := newStore(t, newClient(t, url, false), redis.WithClientCache(false))
+	require.False(t, s.ClientCache())
+	p := policy(t, backend.FixedWindow, "3/minute")
+	require.EqualValues(t, 3, flood(t, s, "k", p, 16))
+	srv.ResetStats(t)
+	require.Zero(t, flood(t, s, "k", p, 80))
+	calls := srv.CommandCalls(t)
+	assert.Equal(t, int64(80), calls["evalsha"]+calls["eval"], "one script run per request")
+	assert.Zero(t, calls["hget"])
+}
+
+func TestClosedStore(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := redis.New(newClient(t, srv.URL(), true))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "idempotent")
+	_, err = s.Allow(context.Background(), "k", policy(t, backend.FixedWindow, "1/minute"), 1)
+	require.ErrorIs(t, err, backend.ErrClosed)
+}

@@ -1,0 +1,159 @@
+package redis
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ginlimit/ginlimit/backend"
+)
+
+// watchList holds the denied keys a Store watches. A watch says: the request
+// of this cost was denied, with this Result, when the hash was at this
+// version; until the denial's RetryAfter has passed, the same request is
+// denied again as long as the hash is still at that version. The version is
+// read through the client-side cache, which the server invalidates when the
+// hash changes (an admission elsewhere, an admin DEL) or expires, so checking
+// it costs no round trip while nothing changed.
+type watchList struct {
+	client rueidis.Client
+	max    int
+
+	mu      sync.Mutex
+	watched map[string]*watch
+}
+
+type watch struct {
+	cost    int64
+	version int64
+	sent    time.Time // local time the denied call was sent, before the server's decision
+	until   time.Time // sent + RetryAfter: no later than the server's own retry time
+	policy  backend.Policy
+	result  backend.Result
+	read    rueidis.Cacheable // HGET <key> v, pinned for reuse
+}
+
+func newWatchList(client rueidis.Client, max int) *watchList {
+	return &watchList{client: client, max: max, watched: make(map[string]*watch)}
+}
+
+// deny returns the Result of a request still denied by a watch on rkey, and
+// true; or false when the request must be decided by the server.
+func (wl *watchList) deny(ctx context.Context, rkey string, cost int64, now time.Time) (backend.Result, bool) {
+	wl.mu.Lock()
+	w := wl.watched[rkey]
+	wl.mu.Unlock()
+	if w == nil || cost != w.cost {
+		return backend.Result{}, false
+	}
+	left := w.until.Sub(now)
+	if left <= 0 {
+		wl.drop(rkey, w)
+		return backend.Result{}, false
+	}
+	v, err := wl.client.DoCache(ctx, w.read, left).AsInt64()
+	if err != nil || v != w.version {
+		wl.drop(rkey, w)
+		return backend.Result{}, false
+	}
+	return w.at(now), true
+}
+
+// at returns the watch's Result as of now: the same counts, with the times
+// moved on by the time since the denial.
+func (w *watch) at(now time.Time) backend.Result {
+	passed := now.Sub(w.sent)
+	r := w.result
+	r.Now = r.Now.Add(passed)
+	r.RetryAfter = w.until.Sub(now)
+	for i, l := range w.policy.Limits {
+		st := &r.States[i]
+		st.Reset -= passed
+		if st.Reset > 0 {
+			continue
+		}
+		switch w.policy.Strategy {
+		case backend.SlidingWindow: // into a later window of the same length
+			st.Reset = st.Reset%l.Period + l.Period
+		case backend.FixedWindow: // the window ended: a fresh one
+			st.Remaining, st.Reset = l.Count, l.Period
+		default:
+			st.Reset = 0
+		}
+	}
+	return r
+}
+
+// add watches rkey after a denial made at version. It reads the version
+// through the cache, which also asks the server to track the key; the watch
+// is kept only if the hash is still the one the denial saw.
+func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cost int64, sent time.Time, r backend.Result, version int64) {
+	if r.RetryAfter <= 0 {
+		return
+	}
+	w := &watch{
+		cost:    cost,
+		version: version,
+		sent:    sent,
+		until:   sent.Add(r.RetryAfter),
+		policy:  backend.Policy{Strategy: p.Strategy, Limits: append([]backend.Limit(nil), p.Limits...)},
+		result:  r,
+		read:    wl.client.B().Hget().Key(rkey).Field("v").Cache().Pin(),
+	}
+	v, err := wl.client.DoCache(ctx, w.read, r.RetryAfter).AsInt64()
+	if err != nil || v != version {
+		return
+	}
+	wl.mu.Lock()
+	defer wl.mu.Unlock()
+	if _, ok := wl.watched[rkey]; !ok && len(wl.watched) >= wl.max {
+		wl.evictLocked(sent)
+	}
+	wl.watched[rkey] = w
+}
+
+// evictLocked makes room for one watch: it drops the expired watches among
+// the first few it meets, or else the first of them.
+func (wl *watchList) evictLocked(now time.Time) {
+	const look = 8
+	var first string
+	seen := 0
+	for k, w := range wl.watched {
+		switch {
+		case !now.Before(w.until):
+			delete(wl.watched, k)
+		case first == "":
+			first = k
+		}
+		if seen++; seen == look {
+			break
+		}
+	}
+	if len(wl.watched) >= wl.max {
+		delete(wl.watched, first)
+	}
+}
+
+// drop removes rkey's watch if it is still w.
+func (wl *watchList) drop(rkey string, w *watch) {
+	wl.mu.Lock()
+	if wl.watched[rkey] == w {
+		delete(wl.watched, rkey)
+	}
+	wl.mu.Unlock()
+}
+
+func (wl *watchList) clear() {
+	wl.mu.Lock()
+	clear(wl.watched)
+	wl.mu.Unlock()
+}
+
+// len returns the number of watched keys.
+func (wl *watchList) len() int {
+	wl.mu.Lock()
+	defer wl.mu.Unlock()
+	return len(wl.watched)
+}

@@ -1,0 +1,125 @@
+package ginlimit
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Probe backoff: the first probe after a failure comes after probeBackoffMin,
+// each failed probe doubles the wait, up to probeBackoffMax, with up to a
+// fifth of jitter so that instances do not probe in step.
+const (
+	probeBackoffMin = 250 * time.Millisecond
+	probeBackoffMax = 30 * time.Second
+)
+
+// breaker is the circuit breaker in front of the shared backend. Closed,
+// decisions go to the backend. Open, they go to the failure mode, and a
+// probe is due at next: the first request (or background tick) after it
+// starts one, and the probe's success closes the breaker.
+type breaker struct {
+	isOpen atomic.Bool // read on every request without the lock
+
+	mu       sync.Mutex
+	probing  bool
+	failures int       // failed probes since the breaker opened
+	next     time.Time // when the next probe is due
+	since    time.Time // when the breaker opened
+	lastErr  string    // the last failure, masked
+}
+
+// Breaker states, as Status reports them.
+const (
+	BreakerClosed   = "closed"
+	BreakerOpen     = "open"
+	BreakerHalfOpen = "half-open"
+)
+
+func (b *breaker) open() bool { return b.isOpen.Load() }
+
+// trip opens the breaker after a failure, and reports whether it was closed.
+func (b *breaker) trip(now time.Time, errText string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lastErr = errText
+	if b.isOpen.Load() {
+		return false
+	}
+	b.isOpen.Store(true)
+	b.since, b.failures = now, 0
+	b.next = now.Add(backoff(0))
+	return true
+}
+
+// probeDue reports whether a probe should start now, and if so marks one as
+// running: only one runs at a time.
+func (b *breaker) probeDue(now time.Time) bool {
+	if !b.isOpen.Load() {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.probing || now.Before(b.next) {
+		return false
+	}
+	b.probing = true
+	return true
+}
+
+// probed records a probe's outcome. It returns whether the breaker closed,
+// and for how long it had been open.
+func (b *breaker) probed(now time.Time, errText string) (closed bool, downFor time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+	if errText != "" {
+		b.lastErr = errText
+		b.failures++
+		b.next = now.Add(backoff(b.failures))
+		return false, 0
+	}
+	if !b.isOpen.Load() {
+		return false, 0
+	}
+	b.isOpen.Store(false)
+	return true, now.Sub(b.since)
+}
+
+// retryIn returns the time until the next probe, for Retry-After.
+func (b *breaker) retryIn(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(b.next.Sub(now), 0)
+}
+
+// breakerState is what Status shows of a breaker.
+type breakerState struct {
+	state   string
+	since   time.Time // zero when closed
+	lastErr string
+}
+
+func (b *breaker) state() breakerState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := breakerState{state: BreakerClosed, lastErr: b.lastErr}
+	if b.isOpen.Load() {
+		s.state, s.since = BreakerOpen, b.since
+		if b.probing {
+			s.state = BreakerHalfOpen
+		}
+	}
+	return s
+}
+
+// backoff returns the wait before the probe that follows failures failed
+// ones.
+func backoff(failures int) time.Duration {
+	d := probeBackoffMax
+	if failures < 8 {
+		d = min(probeBackoffMin<<failures, probeBackoffMax)
+	}
+	return d - time.Duration(rand.Int64N(int64(d/5)))
+}

@@ -1,0 +1,571 @@
+// Package redisurl turns a user's Redis URL (REDIS_URL) into a
+// rueidis.ClientOption and gives forms of it that are safe to log.
+//
+// # Secrets
+//
+// No function of this package ever returns the URL's password, nor any part
+// of the user info, in an error: errors are built here from fixed texts and
+// from the parts of the URL that are known not to be user info (scheme, host,
+// port, path and non-secret query values), and each such part is left out when
+// it happens to contain the user name or the password. In particular the
+// errors of net/url (a *url.Error prints the whole URL, and some of its inner
+// errors quote bytes of it) and those of rueidis.ParseURL are never passed on.
+//
+// A URL whose password holds one of the reserved characters '/', '?' or '#'
+// unescaped is split by every URL parser at that character, so part of the
+// password would end up in the host, the path, the query or the fragment.
+// Such a URL always has an '@' after the end of its host, and Parse rejects it
+// (Redact gives a placeholder for it) rather than guess: '@' after the host must
+// be written %40, like the reserved characters of a user name or password.
+//
+// # Error format
+//
+// Errors carry no prefix and do not name the input: they read like
+// "invalid URL: missing host" or "unsupported scheme \"http\" (want redis://,
+// rediss://, unix://, valkey:// or valkeys://)", and the caller adds its own
+// context, such as "ginlimit: REDIS_URL: " or "ginlimit: WithRedisURL: ".
+package redisurl
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// redactedPassword replaces passwords and secret query values in Redact.
+const redactedPassword = "xxxxx"
+
+// supportedSchemes lists the schemes rueidis.ParseURL accepts, in the order the
+// error messages give them.
+var supportedSchemes = []string{"redis", "rediss", "unix", "valkey", "valkeys"}
+
+const wantSchemes = "want redis://, rediss://, unix://, valkey:// or valkeys://"
+
+// encodeHint tells how to write the reserved characters of a user name or
+// password; it ends the errors that such characters most likely caused.
+const encodeHint = "percent-encode '@', '/', '?', '#', ':' and '%' in the user name or password as %40, %2F, %3F, %23, %3A and %25"
+
+func isSupportedScheme(scheme string) bool {
+	for _, s := range supportedSchemes {
+		if s == scheme {
+			return true
+		}
+	}
+	return false
+}
+
+// rawParts is raw cut the way net/url cuts it, before any unescaping.
+type rawParts struct {
+	scheme    string // lower case; "" when raw has no valid scheme
+	hasSlash  bool   // "//" follows "scheme:"
+	authority string // between "scheme://" and the first '/', '?' or '#'
+	authEnd   int    // index in raw where the authority ends
+	after     string // raw[authEnd:]: path, query and fragment
+}
+
+// splitRaw cuts raw into scheme, authority and what follows it. It mirrors
+// url.Parse: the scheme is the leading [A-Za-z][A-Za-z0-9+.-]* before ':', and
+// the authority ends at the first '/', '?' or '#' (url.Parse cuts the fragment
+// at the first '#', then the query at the first '?', then the authority at
+// the first '/', which comes to the same).
+func splitRaw(raw string) rawParts {
+	var p rawParts
+	i := 0
+	for ; i < len(raw); i++ {
+		c := raw[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+			continue
+		}
+		if i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.') {
+			continue
+		}
+		break
+	}
+	if i == 0 || i == len(raw) || raw[i] != ':' {
+		return p
+	}
+	p.scheme = strings.ToLower(raw[:i])
+	rest := raw[i+1:]
+	if !strings.HasPrefix(rest, "//") {
+		return p
+	}
+	p.hasSlash = true
+	start := i + 3
+	end := len(raw)
+	if j := strings.IndexAny(raw[start:], "/?#"); j >= 0 {
+		end = start + j
+	}
+	p.authority = raw[start:end]
+	p.authEnd = end
+	p.after = raw[end:]
+	return p
+}
+
+// Parse returns the client options for a Redis URL in the forms
+// rueidis.ParseURL accepts: redis://, rediss:// (TLS), unix://, valkey://,
+// valkeys://, cluster seeds as repeated addr=, Sentinel as master_set=.
+//
+// The options are those rueidis.ParseURL returns (including DisableCache,
+// AlwaysRESP2 and DisableRetry from client_cache=0, protocol=2 and
+// max_retries=0; the caller overrides them afterwards), with one difference:
+// a lone "/" path, as in redis://host:6379/, means database 0 where
+// rueidis.ParseURL would reject it.
+//
+// Parse also rejects what rueidis.ParseURL lets through although it cannot
+// work: an empty URL, a URL without "//" after the scheme, a missing host (where
+// rueidis would silently use localhost) or socket path, a unix:// URL with a
+// host or addr= seeds, several hosts or a port out of 1-65535, an addr= value
+// that is not host:port (rueidis would turn it into the first host), a database
+// number below 0 or given twice with different values, a negative timeout,
+// skip_verify without TLS, a repeated or empty master_set, unknown values of
+// protocol (2 or 3) and client_cache (0 or 1), a max_retries that is not a
+// number, a query that does not decode, and an unescaped '@' after the host.
+// Unknown query parameters are ignored, as rueidis does.
+//
+// The error never contains the URL's password, nor the user info at all; see
+// the package documentation for its format.
+func Parse(raw string) (rueidis.ClientOption, error) {
+	var none rueidis.ClientOption
+	if raw == "" {
+		return none, errors.New("empty URL")
+	}
+	p := splitRaw(raw)
+	if !p.hasSlash {
+		// Without "//" url.Parse takes "user:pass@host" as an opaque part
+		// and "host:port" as scheme "host": show nothing of raw.
+		if isSupportedScheme(p.scheme) {
+			return none, fmt.Errorf(`invalid URL: missing "//" after "%s:"`, p.scheme)
+		}
+		return none, errors.New("invalid URL: missing or unsupported scheme (" + wantSchemes + ")")
+	}
+	if !isSupportedScheme(p.scheme) {
+		// The scheme comes before "://": it cannot hold the user info.
+		return none, fmt.Errorf("unsupported scheme %q (%s)", p.scheme, wantSchemes)
+	}
+	if strings.Contains(p.after, "@") {
+		return none, errors.New("invalid URL: unescaped '@' after the host; " + encodeHint)
+	}
+
+	u, err := url.Parse(raw)
+	if err != nil {
+		return none, errors.New("invalid URL: " + describeURLError(err))
+	}
+	c := checker{}
+	if u.User != nil {
+		c.user = u.User.Username()
+		c.pass, _ = u.User.Password()
+	}
+	if err := c.check(u, p); err != nil {
+		return none, err
+	}
+
+	toParse := raw
+	if p.scheme != "unix" && strings.HasPrefix(p.after, "/") && (len(p.after) == 1 || p.after[1] == '?' || p.after[1] == '#') {
+		// A lone "/" path: drop it so that rueidis reads database 0.
+		toParse = raw[:p.authEnd] + p.after[1:]
+	}
+	opt, err := rueidis.ParseURL(toParse)
+	if err != nil {
+		// Not expected after the checks above. The texts of rueidis quote
+		// parts of the path and query, never the user info, but check anyway.
+		msg := strings.TrimPrefix(err.Error(), "redis: ")
+		var ue *url.Error
+		if errors.As(err, &ue) || !c.safe(msg) {
+			msg = "invalid URL"
+		}
+		return none, errors.New(msg)
+	}
+	return opt, nil
+}
+
+// describeURLError tells what is wrong from an error of url.Parse without
+// quoting any part of the URL: *url.Error prints the whole URL, an EscapeError
+// quotes up to three bytes that may come from the password, an
+// InvalidHostError a byte of the host, netip errors and "invalid port" the
+// host or port, which could be bytes of the password when it is split wrongly.
+func describeURLError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ee url.EscapeError
+	var he url.InvalidHostError
+	switch msg := err.Error(); {
+	case errors.As(err, &ee):
+		return "invalid percent-encoding (a '%' must be followed by two hexadecimal digits; in the host only non-ASCII bytes may be encoded); " + encodeHint
+	case errors.As(err, &he):
+		return "invalid character in host name"
+	case strings.HasPrefix(msg, "invalid port"):
+		return "invalid port after host (want host:port with a numeric port); " + encodeHint
+	case msg == "net/url: invalid userinfo":
+		return "invalid character in user info; " + encodeHint
+	case msg == "net/url: invalid control character in URL":
+		return "invalid control character in URL"
+	case msg == "missing ']' in host":
+		return "missing ']' in host"
+	case msg == "invalid IP-literal" || strings.HasPrefix(msg, "invalid host"):
+		return "invalid IPv6 address in brackets"
+	case msg == "missing protocol scheme":
+		return "missing scheme (" + wantSchemes + ")"
+	default:
+		return "malformed URL"
+	}
+}
+
+// checker validates a parsed URL, knowing its user info so as to keep it out
+// of the errors.
+type checker struct {
+	user, pass string
+}
+
+// safe reports whether s, a part of the URL or a message, holds neither the
+// user name nor the password, raw or escaped.
+func (c checker) safe(s string) bool {
+	for _, secret := range []string{c.user, c.pass} {
+		if secret == "" {
+			continue
+		}
+		for _, form := range []string{secret, url.PathEscape(secret), url.QueryEscape(secret)} {
+			if strings.Contains(s, form) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// show quotes v for an error message, or gives a placeholder when v holds a
+// part of the user info.
+func (c checker) show(v string) string {
+	if c.safe(v) && c.safe(strconv.Quote(v)) {
+		return strconv.Quote(v)
+	}
+	return "(value not shown: it contains the user name or password)"
+}
+
+// singleValued lists the query parameters rueidis reads once (with Get).
+var singleValued = []string{
+	"db", "dial_timeout", "write_timeout", "skip_verify", "protocol",
+	"client_cache", "max_retries", "client_name", "master_set",
+}
+
+func (c checker) check(u *url.URL, p rawParts) error {
+	if u.Opaque != "" {
+		return errors.New("invalid URL: missing \"//\" after \"" + p.scheme + ":\"")
+	}
+	unix := u.Scheme == "unix"
+	var pathDB string
+	if unix {
+		if u.Host != "" {
+			return errors.New("invalid URL: a unix:// URL has no host; write unix:///path/to/redis.sock (three slashes)")
+		}
+		if strings.TrimSpace(u.Path) == "" {
+			return errors.New("invalid URL: missing socket path (want unix:///path/to/redis.sock)")
+		}
+	} else {
+		if err := c.checkHost(u); err != nil {
+			return err
+		}
+		switch ps := strings.Split(u.Path, "/"); {
+		case u.Path == "" || u.Path == "/":
+		case len(ps) == 2:
+			pathDB = ps[1]
+			if err := c.checkDB(pathDB, "in the path"); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("invalid URL: invalid path %s (want /<database number> or none)", c.show(u.Path))
+		}
+	}
+
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		var ee url.EscapeError
+		if errors.As(err, &ee) {
+			return errors.New("invalid URL query: invalid percent-encoding (a '%' must be followed by two hexadecimal digits)")
+		}
+		if strings.Contains(err.Error(), "semicolon") {
+			return errors.New("invalid URL query: ';' is not a separator, use '&'")
+		}
+		return errors.New("invalid URL query")
+	}
+	for _, name := range singleValued {
+		if len(q[name]) > 1 {
+			return fmt.Errorf("invalid URL query: %s given %d times", name, len(q[name]))
+		}
+	}
+	if q.Has("db") {
+		v := q.Get("db")
+		if err := c.checkDB(v, "in db="); err != nil {
+			return err
+		}
+		if pathDB != "" {
+			a, _ := strconv.Atoi(pathDB)
+			b, _ := strconv.Atoi(v)
+			if a != b {
+				return fmt.Errorf("invalid URL: database number given twice with different values (path /%d and db=%d)", a, b)
+			}
+		}
+	}
+	for _, name := range []string{"dial_timeout", "write_timeout"} {
+		if !q.Has(name) {
+			continue
+		}
+		v := q.Get(name)
+		if d, err := time.ParseDuration(v); err != nil || d < 0 {
+			return fmt.Errorf("invalid URL query: invalid %s %s (want a duration such as 5s or 500ms)", name, c.show(v))
+		}
+	}
+	if q.Has("skip_verify") {
+		if u.Scheme != "rediss" && u.Scheme != "valkeys" {
+			return errors.New("invalid URL query: skip_verify needs TLS (rediss:// or valkeys://)")
+		}
+		if v := q.Get("skip_verify"); v != "" {
+			if _, err := strconv.ParseBool(v); err != nil {
+				return fmt.Errorf("invalid URL query: invalid skip_verify %s (want true or false)", c.show(v))
+			}
+		}
+	}
+	if v := q.Get("protocol"); q.Has("protocol") && v != "2" && v != "3" {
+		return fmt.Errorf("invalid URL query: invalid protocol %s (want 2 or 3)", c.show(v))
+	}
+	if v := q.Get("client_cache"); q.Has("client_cache") && v != "0" && v != "1" {
+		return fmt.Errorf("invalid URL query: invalid client_cache %s (want 0 or 1)", c.show(v))
+	}
+	if v := q.Get("max_retries"); q.Has("max_retries") {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 {
+			return fmt.Errorf("invalid URL query: invalid max_retries %s (want a number, 0 to disable retries)", c.show(v))
+		}
+	}
+	if q.Has("master_set") && q.Get("master_set") == "" {
+		return errors.New("invalid URL query: empty master_set (want the name of the master set for Sentinel)")
+	}
+	if addrs := q["addr"]; len(addrs) > 0 {
+		if unix {
+			return errors.New("invalid URL query: addr= is not supported with unix://")
+		}
+		for _, a := range addrs {
+			if err := c.checkSeed(a); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkHost checks the host and port of a TCP URL. url.Parse has already
+// checked that the port, if any, is made of digits.
+func (c checker) checkHost(u *url.URL) error {
+	host := u.Hostname()
+	if host == "" {
+		return fmt.Errorf("invalid URL: missing host (want %s://host:port)", u.Scheme)
+	}
+	if !strings.HasPrefix(u.Host, "[") && strings.ContainsAny(host, ":,") {
+		return fmt.Errorf("invalid URL: invalid host %s: one host only, give more nodes as ?addr=host:port&addr=host:port", c.show(host))
+	}
+	if port := u.Port(); port != "" {
+		if err := c.checkPort(port); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c checker) checkPort(port string) error {
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("invalid URL: invalid port %s (want 1-65535)", c.show(port))
+	}
+	return nil
+}
+
+// checkSeed checks an addr= value. rueidis.ParseURL replaces a value that
+// net.SplitHostPort rejects by the URL's own host and the default port, so a
+// seed without a port would silently become a copy of the first host.
+func (c checker) checkSeed(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil || port == "" || strings.ContainsAny(host, "/?#@,") {
+		return fmt.Errorf("invalid URL query: invalid addr %s (want host:port)", c.show(a))
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("invalid URL query: invalid port in addr %s (want 1-65535)", c.show(a))
+	}
+	return nil
+}
+
+func (c checker) checkDB(v, where string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("invalid URL: invalid database number %s %s (want a number from 0)", c.show(v), where)
+	}
+	if n < 0 || n > math.MaxInt32 {
+		return fmt.Errorf("invalid URL: database number %d %s out of range (want 0-%d)", n, where, math.MaxInt32)
+	}
+	return nil
+}
+
+// Redact returns raw with its password replaced by "xxxxx", keeping the user
+// name (redis://user:xxxxx@host:6379/0). It parses raw with net/url. The
+// values of query parameters whose name looks secret (containing pass, pwd,
+// token, secret, auth, key or cred, in any case) are replaced by "xxxxx" too;
+// the other parts keep their original spelling and order.
+//
+// When raw does not parse, or holds an '@' after the host (so that part of
+// the password may have been taken for the host, path or query), Redact
+// returns a fixed placeholder that names at most the scheme, such as
+// "<unparsable rediss:// URL>" or "<unparsable redis URL>". An empty raw
+// gives "".
+func Redact(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	p := splitRaw(raw)
+	if !p.hasSlash || strings.Contains(p.after, "@") {
+		return unparsable(p.scheme)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return unparsable(p.scheme)
+	}
+	if u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			u.User = url.UserPassword(u.User.Username(), redactedPassword)
+		}
+	}
+	u.RawQuery = redactQuery(u.RawQuery)
+	return u.String()
+}
+
+func unparsable(scheme string) string {
+	if isSupportedScheme(scheme) {
+		return "<unparsable " + scheme + ":// URL>"
+	}
+	return "<unparsable redis URL>"
+}
+
+// secretWords are the parts of a query parameter name that make its value
+// secret.
+var secretWords = []string{"pass", "pwd", "token", "secret", "auth", "key", "cred"}
+
+func isSecretName(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range secretWords {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactQuery replaces the values of secret parameters in a raw query,
+// keeping everything else as written. It splits on both '&' and ';', as some
+// parsers take ';' as a separator, and treats a name that does not decode as
+// secret.
+func redactQuery(raw string) string {
+	if raw == "" {
+		return raw
+	}
+	var b strings.Builder
+	b.Grow(len(raw))
+	for raw != "" {
+		pair := raw
+		sep := ""
+		if i := strings.IndexAny(raw, "&;"); i >= 0 {
+			pair, sep, raw = raw[:i], raw[i:i+1], raw[i+1:]
+		} else {
+			raw = ""
+		}
+		name, _, hasValue := strings.Cut(pair, "=")
+		decoded, err := url.QueryUnescape(name)
+		if hasValue && (err != nil || isSecretName(name) || isSecretName(decoded)) {
+			pair = name + "=" + redactedPassword
+		}
+		b.WriteString(pair)
+		b.WriteString(sep)
+	}
+	return b.String()
+}
+
+// Addr returns the address(es) opt points at, for logs and health checks:
+// "host:port", several joined by ","; "sentinel host:port,host:port master
+// NAME" for Sentinel; the socket path for unix. It holds no credentials: were
+// an address written with user info ("user:pass@host:port" or a URL), only
+// what follows its last '@' is kept.
+func Addr(opt rueidis.ClientOption) string {
+	addrs := make([]string, 0, len(opt.InitAddress))
+	for _, a := range opt.InitAddress {
+		addrs = append(addrs, stripUserinfo(a))
+	}
+	s := strings.Join(addrs, ",")
+	if opt.Sentinel.MasterSet != "" {
+		return "sentinel " + s + " master " + opt.Sentinel.MasterSet
+	}
+	return s
+}
+
+func stripUserinfo(a string) string {
+	if strings.Contains(a, "://") {
+		u, err := url.Parse(a)
+		if err != nil {
+			return "<invalid address>"
+		}
+		if u.Host != "" {
+			return u.Host
+		}
+		return u.Path
+	}
+	if i := strings.LastIndex(a, "@"); i > 0 && !strings.HasPrefix(a, "/") {
+		return a[i+1:]
+	}
+	return a
+}
+
+// LoadCA reads a PEM file of CA certificates and returns a pool holding them.
+// Blocks of other types (a private key, say) are skipped. The errors name the
+// file and say whether it could not be read (wrapping the cause, so that
+// errors.Is(err, fs.ErrNotExist) works), held a CERTIFICATE block that does not
+// parse, or held no certificate; they never quote the file's contents.
+func LoadCA(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("cannot read CA file %q: %w", path, err)
+	}
+	pool := x509.NewCertPool()
+	n := 0
+	for i := 1; ; i++ {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			// The x509 error is left out: some of its texts quote fields
+			// of the certificate.
+			return nil, fmt.Errorf("CA file %q: PEM block %d is not a valid certificate", path, i)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("CA file %q holds no PEM certificate", path)
+	}
+	return pool, nil
+}

@@ -1,0 +1,236 @@
+package ginlimit
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ginlimit/ginlimit/backend"
+	"github.com/ginlimit/ginlimit/backend/redis"
+	"github.com/ginlimit/ginlimit/internal/redisurl"
+)
+
+// Redis defaults.
+const (
+	// DefaultRedisTimeout bounds every Redis call a request waits for.
+	DefaultRedisTimeout = 100 * time.Millisecond
+	// DefaultRedisDialTimeout bounds connecting, TLS included, when the URL or
+	// the rueidis options set no dial timeout of their own.
+	DefaultRedisDialTimeout = 500 * time.Millisecond
+	// redisCacheBytes is the client-side cache of each connection: it holds
+	// only the versions of watched keys, a few dozen bytes each.
+	redisCacheBytes = 4 << 20
+)
+
+// redisConfig is what the Redis options collect.
+type redisConfig struct {
+	opt     *rueidis.ClientOption // from WithRedisURL or WithRedisOptions
+	client  rueidis.Client        // from WithRedisClient: the caller's
+	timeout time.Duration
+	noCache bool   // WithRedisClientCache(false)
+	caFile  string // WithRedisCAFile
+	secret  string // the password, masked out of every error text
+}
+
+func (r *redisConfig) configured() bool { return r.opt != nil || r.client != nil }
+
+// WithRedisURL makes the Limiter count in Redis, so that every instance of
+// the service shares one limit. The URL takes the forms of rueidis.ParseURL:
+//
+//	redis://[user:password@]host:port[/db]    rediss:// for TLS
+//	unix:///path/to/socket?db=N               valkey://, valkeys://
+//	redis://host:7000?addr=host:7001&addr=host:7002     Redis Cluster seeds
+//	redis://sentinel:26379?master_set=mymaster          Sentinel
+//
+// A malformed URL is an error that shows no password. A server that does not
+// answer is not an error: the Limiter starts deciding in memory (see
+// WithFailureMode) and switches to Redis, without blocking anything, once the
+// server answers. Each call waits at most WithRedisTimeout.
+func WithRedisURL(rawURL string) Option {
+	return limiterOption("WithRedisURL", func(c *config) error {
+		opt, err := redisurl.Parse(rawURL)
+		if err != nil {
+			return invalid(fmt.Sprintf("WithRedisURL(%q)", redisurl.Redact(rawURL)), err)
+		}
+		c.redis.opt, c.redis.client = &opt, nil
+		c.redis.secret = opt.Password
+		return nil
+	})
+}
+
+// WithRedisOptions makes the Limiter count in Redis with a client built from
+// opt, as WithRedisURL does. ginlimit sets DisableRetry (a failing server must
+// fail fast, not be retried until the deadline), DisableCache when
+// WithRedisClientCache(false) says so, and a short dial timeout and a small
+// cache when opt sets none.
+func WithRedisOptions(opt rueidis.ClientOption) Option {
+	return limiterOption("WithRedisOptions", func(c *config) error {
+		if len(opt.InitAddress) == 0 {
+			return invalidf("WithRedisOptions", "InitAddress is empty")
+		}
+		c.redis.opt, c.redis.client = &opt, nil
+		c.redis.secret = opt.Password
+		return nil
+	})
+}
+
+// WithRedisClient makes the Limiter count in Redis through client, which the
+// caller owns and closes after the Limiter. Build it with DisableRetry and a
+// short Dialer.Timeout, as WithRedisOptions does; if it was built with
+// DisableCache, also give WithRedisClientCache(false).
+func WithRedisClient(client rueidis.Client) Option {
+	return limiterOption("WithRedisClient", func(c *config) error {
+		if client == nil {
+			return invalidf("WithRedisClient(nil)", "the client is nil")
+		}
+		c.redis.opt, c.redis.client, c.redis.secret = nil, client, ""
+		return nil
+	})
+}
+
+// WithRedisTimeout bounds each Redis call a request waits for: past it, the
+// request is decided by the failure mode. It is at least a millisecond and at
+// most 10 seconds; the default is DefaultRedisTimeout.
+func WithRedisTimeout(d time.Duration) Option {
+	return limiterOption("WithRedisTimeout", func(c *config) error {
+		if d < time.Millisecond || d > 10*time.Second {
+			return invalidf(fmt.Sprintf("WithRedisTimeout(%v)", d), "want 1ms to 10s")
+		}
+		c.redis.timeout = d
+		return nil
+	})
+}
+
+// WithRedisClientCache turns client-side caching of denied keys on (the
+// default) or off. With it on, a client over its limit is turned away
+// without a round trip to Redis; a server that refuses CLIENT TRACKING is
+// detected when connecting, and the Limiter then runs without it. Turn it
+// off to keep the client from ever asking for tracking.
+func WithRedisClientCache(on bool) Option {
+	return limiterOption("WithRedisClientCache", func(c *config) error {
+		c.redis.noCache = !on
+		return nil
+	})
+}
+
+// WithRedisCAFile trusts the CA certificates of the PEM file at path for a
+// rediss:// connection, in place of the system's roots; Memorystore's
+// in-transit encryption needs its instance's CA. The file is read when the
+// Limiter is built.
+func WithRedisCAFile(path string) Option {
+	return limiterOption("WithRedisCAFile", func(c *config) error {
+		if path == "" {
+			return invalidf(`WithRedisCAFile("")`, "the path is empty")
+		}
+		c.redis.caFile = path
+		return nil
+	})
+}
+
+// redisDialer returns the function that connects to Redis, from the
+// configuration checked when the Limiter is built.
+func (r *redisConfig) dialer(clock func() time.Time) (func() (*remoteBackend, error), error) {
+	if r.client != nil {
+		if r.caFile != "" {
+			return nil, invalidf("WithRedisCAFile", "a client given by WithRedisClient carries its own TLS configuration")
+		}
+		return nil, nil
+	}
+	opt := *r.opt
+	if r.caFile != "" {
+		if opt.TLSConfig == nil {
+			return nil, invalidf("WithRedisCAFile", "the Redis URL does not use TLS: use rediss:// or valkeys://")
+		}
+		pool, err := redisurl.LoadCA(r.caFile)
+		if err != nil {
+			return nil, invalid("WithRedisCAFile", err)
+		}
+		opt.TLSConfig = opt.TLSConfig.Clone()
+		opt.TLSConfig.RootCAs = pool
+	}
+	if opt.TLSConfig != nil && opt.TLSConfig.MinVersion == 0 {
+		opt.TLSConfig.MinVersion = tls.VersionTLS12
+	}
+	opt.DisableRetry = true
+	opt.DisableCache = r.noCache
+	if opt.Dialer.Timeout == 0 {
+		opt.Dialer.Timeout = DefaultRedisDialTimeout
+	}
+	if opt.CacheSizeEachConn == 0 {
+		opt.CacheSizeEachConn = redisCacheBytes
+	}
+	return func() (*remoteBackend, error) {
+		client, err := rueidis.NewClient(opt)
+		cache := !opt.DisableCache
+		if errors.Is(err, rueidis.ErrNoCache) && cache {
+			// The server refuses CLIENT TRACKING or RESP3: decide in the
+			// script alone.
+			o := opt
+			o.DisableCache, cache = true, false
+			client, err = rueidis.NewClient(o)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rb, err := newRedisBackend(client, cache, clock)
+		if err != nil {
+			client.Close()
+			return nil, err
+		}
+		rb.close = func() { rb.b.(*redis.Store).Close(); client.Close() }
+		return rb, nil
+	}, nil
+}
+
+func newRedisBackend(client rueidis.Client, cache bool, clock func() time.Time) (*remoteBackend, error) {
+	opts := []redis.Option{redis.WithClientCache(cache)}
+	if clock != nil {
+		opts = append(opts, redis.WithClock(clock))
+	}
+	store, err := redis.New(client, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &remoteBackend{b: store, cache: cache, close: func() { store.Close() }}, nil
+}
+
+// addr returns where Redis is, for logs and health, without credentials.
+func (r *redisConfig) addr() string {
+	if r.opt != nil {
+		return redisurl.Addr(*r.opt)
+	}
+	nodes := make([]string, 0, 4)
+	for a := range r.client.Nodes() {
+		nodes = append(nodes, a)
+	}
+	slices.Sort(nodes)
+	return strings.Join(nodes, ",")
+}
+
+// mask removes the password from an error's text.
+func (r *redisConfig) mask(err error) string {
+	if err == nil {
+		return ""
+	}
+	text := err.Error()
+	if r.secret != "" {
+		for _, form := range []string{r.secret, url.QueryEscape(r.secret), url.PathEscape(r.secret)} {
+			text = strings.ReplaceAll(text, form, "xxxxx")
+		}
+	}
+	return text
+}
+
+// checkRedisPolicy checks that Redis can decide p, at construction.
+func checkRedisPolicy(p backend.Policy) error { return redis.CheckPolicy(p) }
+
+// pingTimeoutFor bounds a health ping.
+func pingTimeoutFor(timeout time.Duration) time.Duration {
+	return min(max(timeout, 50*time.Millisecond), pingTimeout)
+}

@@ -1,0 +1,290 @@
+package ginlimit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ginlimit/ginlimit/backend"
+)
+
+// remote is the shared backend: Redis, or a backend given by WithBackend.
+// It owns the circuit breaker in front of it, the probes that close the
+// breaker again, the transitions' logs and hook, and the Redis client that
+// ginlimit builds.
+type remote struct {
+	name       string // "redis", or the custom backend's name
+	addr       string // where Redis is, without credentials; "" for a custom backend
+	timeout    time.Duration
+	mask       func(error) string
+	logger     *slog.Logger
+	onFallback func(active bool)
+
+	dial func() (*remoteBackend, error) // nil: the backend exists from the start
+	cur  atomic.Pointer[remoteBackend]  // nil until dial succeeds
+
+	breaker   breaker
+	announced atomic.Bool // the fallback was logged and hooked
+	connected atomic.Bool // a dial ever succeeded
+
+	health struct {
+		mu  sync.Mutex
+		at  time.Time
+		err error
+	}
+	lastKeyErrorLog atomic.Int64 // Unix nanoseconds
+
+	mu     sync.Mutex // guards closed and the WaitGroup's Add
+	closed bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// remoteBackend is a connected shared backend.
+type remoteBackend struct {
+	b     backend.Backend
+	cache bool   // denied keys are watched through client-side caching
+	close func() // releases what ginlimit built; nil for the caller's
+}
+
+// healthCacheFor is how long a health ping's result is reused.
+const healthCacheFor = time.Second
+
+// probeTick is how often the background loop looks for a due probe. Probes
+// are also started by requests, since a platform such as Cloud Run gives
+// background goroutines almost no CPU between requests.
+const probeTick = time.Second
+
+// start begins connecting when there is something to dial: the breaker
+// starts open, with a probe due at once.
+func (r *remote) start(now time.Time) {
+	if r.dial == nil {
+		return
+	}
+	r.breaker.isOpen.Store(true)
+	r.breaker.since, r.breaker.next = now, now
+	r.maybeProbe(now)
+	r.spawn(r.loop)
+}
+
+// loop starts due probes until Close.
+func (r *remote) loop() {
+	t := time.NewTicker(probeTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case now := <-t.C:
+			r.maybeProbe(now)
+		}
+	}
+}
+
+// spawn runs f in a goroutine that Close waits for, unless closed.
+func (r *remote) spawn(f func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// allow decides in the shared backend, and reports false when it cannot:
+// the breaker is open, or the call failed.
+func (r *remote) allow(ctx context.Context, key string, p backend.Policy, cost int64) (backend.Result, error, bool) {
+	cur := r.cur.Load()
+	if r.breaker.open() {
+		now := time.Now()
+		if cur == nil || isPinger(cur.b) {
+			r.maybeProbe(now)
+			return backend.Result{}, nil, false
+		}
+		// A backend that cannot be pinged is probed by one request.
+		if !r.breaker.probeDue(now) {
+			return backend.Result{}, nil, false
+		}
+		res, err := r.call(ctx, cur, key, p, cost)
+		r.probed(err)
+		return res, err, err == nil
+	}
+	res, err := r.call(ctx, cur, key, p, cost)
+	if err != nil {
+		r.failed(ctx, err)
+		return backend.Result{}, err, false
+	}
+	return res, nil, true
+}
+
+func (r *remote) call(ctx context.Context, cur *remoteBackend, key string, p backend.Policy, cost int64) (backend.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return cur.b.Allow(ctx, key, p, cost)
+}
+
+// failed handles an error of the shared backend: unless the request itself
+// was cancelled or the error concerns one key only, it opens the breaker.
+func (r *remote) failed(ctx context.Context, err error) {
+	if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return // the client went away; the backend is not to blame
+	}
+	if keyError(err) {
+		now := time.Now().UnixNano()
+		if last := r.lastKeyErrorLog.Load(); now-last > int64(time.Minute) && r.lastKeyErrorLog.CompareAndSwap(last, now) {
+			r.logger.Warn("ginlimit: backend refused a key", "backend", r.name, "error", r.mask(err))
+		}
+		return
+	}
+	if r.breaker.trip(time.Now(), r.mask(err)) {
+		r.announce(err)
+	}
+}
+
+// keyError reports whether err concerns one key, not the server: a key of
+// ginlimit's holding another type of data.
+func keyError(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && strings.HasPrefix(re.Error(), "WRONGTYPE")
+}
+
+// announce logs the fallback and calls the hook, once per outage.
+func (r *remote) announce(err error) {
+	if r.announced.Swap(true) {
+		return
+	}
+	attrs := []any{"backend", r.name, "error", r.mask(err)}
+	if r.addr != "" {
+		attrs = append(attrs, "addr", r.addr)
+	}
+	r.logger.Warn("ginlimit: shared backend unavailable, deciding by the failure mode until it recovers", attrs...)
+	if r.onFallback != nil {
+		r.onFallback(true)
+	}
+}
+
+// maybeProbe starts a probe if one is due.
+func (r *remote) maybeProbe(now time.Time) {
+	if r.breaker.probeDue(now) && !r.spawn(r.probe) {
+		r.breaker.probed(now, "closed")
+	}
+}
+
+// probe connects, or pings, and closes the breaker on success.
+func (r *remote) probe() {
+	cur := r.cur.Load()
+	var err error
+	if cur == nil {
+		cur, err = r.connect()
+	}
+	if err == nil {
+		if p, ok := cur.b.(backend.Pinger); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), pingTimeoutFor(r.timeout))
+			err = p.Ping(ctx)
+			cancel()
+		}
+	}
+	r.probed(err)
+}
+
+// probed records a probe's outcome.
+func (r *remote) probed(err error) {
+	closed, down := r.breaker.probed(time.Now(), r.mask(err))
+	if err != nil {
+		r.announce(err)
+		return
+	}
+	if !closed {
+		return
+	}
+	r.health.mu.Lock()
+	r.health.at = time.Time{} // a failure cached before the probe is stale
+	r.health.mu.Unlock()
+	first := !r.connected.Swap(true)
+	if r.announced.Swap(false) {
+		attrs := []any{"backend", r.name, "down_for", down.Round(time.Millisecond).String()}
+		if r.addr != "" {
+			attrs = append(attrs, "addr", r.addr)
+		}
+		r.logger.Info("ginlimit: shared backend recovered", attrs...)
+		if r.onFallback != nil {
+			r.onFallback(false)
+		}
+	} else if first && r.dial != nil {
+		r.logger.Info("ginlimit: connected to Redis", "addr", r.addr, "client_cache", r.cur.Load().cache)
+	}
+}
+
+// connect dials, keeping the result unless Close came first.
+func (r *remote) connect() (*remoteBackend, error) {
+	rb, err := r.dial()
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		rb.close()
+		return nil, backend.ErrClosed
+	}
+	r.cur.Store(rb)
+	return rb, nil
+}
+
+// healthy pings the shared backend for the health endpoint, at most once a
+// healthCacheFor; a failed ping opens the breaker like a failed request.
+func (r *remote) healthy() bool {
+	if r.breaker.open() {
+		return false
+	}
+	cur := r.cur.Load()
+	p, ok := cur.b.(backend.Pinger)
+	if !ok {
+		return true
+	}
+	h := &r.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if now := time.Now(); now.Sub(h.at) >= healthCacheFor {
+		ctx, cancel := context.WithTimeout(context.Background(), pingTimeoutFor(r.timeout))
+		h.err = p.Ping(ctx)
+		cancel()
+		h.at = time.Now()
+		if h.err != nil {
+			r.failed(context.Background(), h.err)
+		}
+	}
+	return h.err == nil
+}
+
+// close stops the probes and releases what ginlimit built.
+func (r *remote) close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	close(r.stop)
+	r.mu.Unlock()
+	r.wg.Wait()
+	if cur := r.cur.Load(); cur != nil && cur.close != nil {
+		cur.close()
+	}
+}
+
+func isPinger(b backend.Backend) bool {
+	_, ok := b.(backend.Pinger)
+	return ok
+}
