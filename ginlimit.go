@@ -42,7 +42,7 @@ type Limiter struct {
 	memory  atomic.Pointer[memory.Store]
 	memMu   sync.Mutex
 	memOpts []memory.Option
-	def    gin.HandlerFunc
+	def     gin.HandlerFunc
 
 	stats  counters
 	exempt atomic.Pointer[[]string]
