@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ginlimit/ginlimit/backend"
+	"github.com/ginlimit/ginlimit/internal/redisurl"
 )
 
 // The environment variables FromEnv reads.
@@ -19,11 +21,21 @@ const (
 	EnvKeyBy         = "RATELIMIT_KEY_BY"
 	EnvHeaders       = "RATELIMIT_HEADERS"
 	EnvMemoryMaxKeys = "RATELIMIT_MEMORY_MAX_KEYS"
+
+	EnvRedisURL       = "REDIS_URL"
+	EnvRedisTimeout   = "RATELIMIT_REDIS_TIMEOUT"
+	EnvFailureMode    = "RATELIMIT_FAILURE_MODE"
+	EnvFallbackLimits = "RATELIMIT_FALLBACK_LIMITS"
+	EnvClientCache    = "RATELIMIT_CLIENT_CACHE"
+	EnvRedisCAFile    = "RATELIMIT_REDIS_CA_FILE"
 )
 
 // envVars lists every variable FromEnv knows; any other RATELIMIT_ variable is
 // a mistake it reports.
-var envVars = []string{EnvEnabled, EnvDefault, EnvStrategy, EnvKeyPrefix, EnvKeyBy, EnvHeaders, EnvMemoryMaxKeys}
+var envVars = []string{
+	EnvEnabled, EnvDefault, EnvStrategy, EnvKeyPrefix, EnvKeyBy, EnvHeaders, EnvMemoryMaxKeys,
+	EnvRedisURL, EnvRedisTimeout, EnvFailureMode, EnvFallbackLimits, EnvClientCache, EnvRedisCAFile,
+}
 
 // FromEnv configures the Limiter from the environment:
 //
@@ -34,6 +46,12 @@ var envVars = []string{EnvEnabled, EnvDefault, EnvStrategy, EnvKeyPrefix, EnvKey
 //	RATELIMIT_KEY_BY           ip, header:<Name> or xff:<N>                       default ip
 //	RATELIMIT_HEADERS          legacy, ietf, both or none                         default legacy
 //	RATELIMIT_MEMORY_MAX_KEYS  keys the memory backend holds, at least 1          default 100000
+//	REDIS_URL                  count in Redis, as WithRedisURL                    default unset: memory only
+//	RATELIMIT_REDIS_TIMEOUT    a Go duration, as WithRedisTimeout                 default 100ms
+//	RATELIMIT_FAILURE_MODE     memory, open or closed, as WithFailureMode         default memory
+//	RATELIMIT_FALLBACK_LIMITS  limits while in memory, as WithFallbackLimits      default unset
+//	RATELIMIT_CLIENT_CACHE     auto or off, as WithRedisClientCache               default auto
+//	RATELIMIT_REDIS_CA_FILE    PEM file of CA certificates for rediss://          default unset: system roots
 //
 // An unset or empty variable keeps the value configured before FromEnv. A
 // value that does not parse, or a RATELIMIT_ variable FromEnv does not know
@@ -56,6 +74,9 @@ func applyEnv(c *config) error {
 			continue
 		}
 		if err := applyEnvVar(c, name, value); err != nil {
+			if name == EnvRedisURL {
+				value = redisurl.Redact(value)
+			}
 			return envError(name, value, err)
 		}
 	}
@@ -108,6 +129,41 @@ func applyEnvVar(c *config, name, value string) error {
 			return fmt.Errorf("want a whole number of at least 1")
 		}
 		opt = WithMemoryMaxKeys(n)
+	case EnvRedisURL:
+		if _, err := redisurl.Parse(value); err != nil {
+			return err
+		}
+		opt = WithRedisURL(value)
+	case EnvRedisTimeout:
+		d, err := time.ParseDuration(value)
+		if err != nil || d < time.Millisecond || d > 10*time.Second {
+			return fmt.Errorf("want a Go duration from 1ms to 10s, such as 100ms")
+		}
+		opt = WithRedisTimeout(d)
+	case EnvFailureMode:
+		m, err := ParseFailureMode(value)
+		if err != nil {
+			return err
+		}
+		opt = WithFailureMode(m)
+	case EnvFallbackLimits:
+		limits, err := backend.ParseLimits(value)
+		if err != nil {
+			return err
+		}
+		c.fallbackLimits = limits
+		return nil
+	case EnvClientCache:
+		switch strings.ToLower(value) {
+		case "auto":
+			opt = WithRedisClientCache(true)
+		case "off":
+			opt = WithRedisClientCache(false)
+		default:
+			return fmt.Errorf("want auto or off")
+		}
+	case EnvRedisCAFile:
+		opt = WithRedisCAFile(value)
 	}
 	return opt.apply(c)
 }

@@ -78,6 +78,16 @@ func TestFromEnv(t *testing.T) {
 			},
 		},
 		{
+			name: "failure mode and fallback limits, without Redis",
+			give: map[string]string{"RATELIMIT_FAILURE_MODE": "closed", "RATELIMIT_FALLBACK_LIMITS": "1/minute", "RATELIMIT_REDIS_TIMEOUT": "250ms", "RATELIMIT_CLIENT_CACHE": "off"},
+			want: func(t *testing.T, l *ginlimit.Limiter) {
+				s := l.Status()
+				assert.False(t, s.RedisConfigured)
+				assert.Equal(t, "memory", s.Backend)
+				assert.Equal(t, http.StatusOK, serve(newRouter(l), request{}).Code, "no shared backend: memory decides with its own limits")
+			},
+		},
+		{
 			name: "key prefix and memory bound",
 			give: map[string]string{"RATELIMIT_KEY_PREFIX": "svc-a", "RATELIMIT_MEMORY_MAX_KEYS": "2", "RATELIMIT_DEFAULT": "1/minute"},
 			want: func(t *testing.T, l *ginlimit.Limiter) {
@@ -118,6 +128,14 @@ func TestFromEnvErrors(t *testing.T) {
 		{name: "RATELIMIT_HEADERS", value: "draft", want: `ginlimit: RATELIMIT_HEADERS="draft": invalid option: unknown header mode "draft" (want legacy, ietf, both, none)`},
 		{name: "RATELIMIT_MEMORY_MAX_KEYS", value: "-5", want: `ginlimit: RATELIMIT_MEMORY_MAX_KEYS="-5": invalid option: want a whole number of at least 1`},
 		{name: "RATELIMIT_MEMORY_MAX_KEYS", value: "1e6", want: `want a whole number of at least 1`},
+		{name: "REDIS_URL", value: "http://user:hunter22@host:6379", want: `ginlimit: REDIS_URL="http://user:xxxxx@host:6379": invalid option:`},
+		{name: "REDIS_URL", value: "redis://user:hunter22@host:port", want: `ginlimit: REDIS_URL="<unparsable redis:// URL>": invalid option: invalid URL: invalid port after host`},
+		{name: "RATELIMIT_REDIS_TIMEOUT", value: "100", want: `ginlimit: RATELIMIT_REDIS_TIMEOUT="100": invalid option: want a Go duration from 1ms to 10s, such as 100ms`},
+		{name: "RATELIMIT_REDIS_TIMEOUT", value: "1h", want: `want a Go duration from 1ms to 10s`},
+		{name: "RATELIMIT_FAILURE_MODE", value: "panic", want: `ginlimit: RATELIMIT_FAILURE_MODE="panic": invalid option: unknown failure mode "panic" (want memory, open or closed)`},
+		{name: "RATELIMIT_FALLBACK_LIMITS", value: "ten/minute", want: `ginlimit: RATELIMIT_FALLBACK_LIMITS="ten/minute": invalid option: invalid limit`},
+		{name: "RATELIMIT_CLIENT_CACHE", value: "on", want: `ginlimit: RATELIMIT_CLIENT_CACHE="on": invalid option: want auto or off`},
+		{name: "RATELIMIT_REDIS_CA_FILE", value: "/etc/ca.pem", want: `ginlimit: WithRedisCAFile: invalid option: no Redis URL is configured`},
 		{name: "RATELIMIT_STRATEGIE", value: "fixed-window", want: `ginlimit: RATELIMIT_STRATEGIE: invalid option: unknown variable (known: RATELIMIT_ENABLED, RATELIMIT_DEFAULT`},
 	}
 	for _, tt := range tests {
@@ -126,6 +144,7 @@ func TestFromEnvErrors(t *testing.T) {
 			_, err := ginlimit.NewLimiter(ginlimit.FromEnv())
 			require.ErrorIs(t, err, ginlimit.ErrInvalidOption)
 			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "hunter22")
 			assert.PanicsWithError(t, err.Error(), func() { ginlimit.New(ginlimit.FromEnv()) })
 		})
 	}
