@@ -16,13 +16,12 @@ import (
 
 	"github.com/ginlimit/ginlimit"
 	"github.com/ginlimit/ginlimit/backend"
+	"github.com/ginlimit/ginlimit/internal/redistest"
 )
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
-	// A closed rueidis cluster client may leave a topology refresh asleep
-	// for up to a second; it ends by itself and holds nothing of ginlimit's.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"))
+	goleak.VerifyTestMain(m, redistest.LeakOptions()...)
 }
 
 // t0 is not aligned to a minute, so that sliding windows start mid-window.

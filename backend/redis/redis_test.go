@@ -20,9 +20,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// A closed rueidis cluster client may leave a topology refresh asleep
-	// for up to a second; it ends by itself and holds nothing of ginlimit's.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"))
+	goleak.VerifyTestMain(m, redistest.LeakOptions()...)
 }
 
 // newClient returns a client for url, closed when t ends, built the way a

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"go.uber.org/goleak"
 )
 
 const (
@@ -585,4 +586,16 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// LeakOptions are the goleak options of a test binary that uses Redis
+// clients: a closed rueidis cluster client leaves two kinds of goroutine
+// asleep for a few seconds (a delayed topology refresh, and the closing of
+// connections it replaced). They end by themselves and hold nothing of the
+// caller's.
+func LeakOptions() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"),
+		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
+	}
 }
