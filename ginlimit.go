@@ -462,15 +462,6 @@ func (l *Limiter) memoryBackend() *memory.Store {
 	return m
 }
 
-// backendName returns the name of the backend deciding now: the shared one,
-// unless it is unavailable, or "memory".
-func (l *Limiter) backendName() string {
-	if r := l.remote; r != nil && !r.breaker.open() {
-		return r.name
-	}
-	return "memory"
-}
-
 // configuredBackend returns the name of the backend the Limiter was
 // configured with.
 func (l *Limiter) configuredBackend() string {

@@ -150,10 +150,3 @@ func (wl *watchList) clear() {
 	clear(wl.watched)
 	wl.mu.Unlock()
 }
-
-// len returns the number of watched keys.
-func (wl *watchList) len() int {
-	wl.mu.Lock()
-	defer wl.mu.Unlock()
-	return len(wl.watched)
-}

@@ -180,7 +180,7 @@ func (s *Server) launch() (retry bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	fmt.Fprintf(logf, "### redistest: redis-server %s\n", strings.Join(args, " "))
+	fmt.Fprintf(logf, "### redistest: redis-server %q\n", args)
 
 	cmd := exec.Command("redis-server", args...)
 	cmd.Dir = s.dir
@@ -253,12 +253,14 @@ func (s *Server) waitReady(p *process) error {
 // rawInfo sends INFO server over a plain connection, authenticating first
 // when the server has a password.
 func (s *Server) rawInfo() (string, error) {
-	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+	// Short timeouts: a process that is not ours may hold the port and
+	// never answer, and waitReady must notice soon when ours exits.
+	c, err := net.DialTimeout("tcp", s.Addr(), 250*time.Millisecond)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(time.Second)); err != nil {
+	if err := c.SetDeadline(time.Now().Add(250 * time.Millisecond)); err != nil {
 		return "", err
 	}
 	r := bufio.NewReader(c)
