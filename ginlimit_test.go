@@ -264,7 +264,7 @@ func TestHealthBody(t *testing.T) {
 		"ready": true,
 		"strategy": "sliding-window",
 		"limits": ["10/second", "100/minute"],
-		"stats": {"allowed": 1, "denied": 0, "skipped": 0, "errors": 0, "fallback": 0, "unavailable": 0, "keys": 1, "evictions": 0}
+		"stats": {"allowed": 1, "denied": 0, "skipped": 0, "errors": 0, "fallback": 0, "unavailable": 0, "keys": 1, "watched": 0, "evictions": 0}
 	}`, w.Body.String())
 
 	w = serve(r, request{path: "/api/health/ratelimit/ready"})

@@ -116,6 +116,7 @@ func TestRedisDeniedClientCostsNoRoundTrip(t *testing.T) {
 	calls := srv.CommandCalls(t)
 	sent := calls["evalsha"] + calls["eval"] + calls["hget"]
 	assert.LessOrEqual(t, sent, int64(n/20), "Redis commands for %d denied requests: %v", n, calls)
+	assert.Equal(t, 1, l.Stats().Watched)
 }
 
 // TestRedisScriptOnly runs as an ACL user without CLIENT commands, as on

@@ -40,10 +40,11 @@ type remote struct {
 	}
 	lastKeyErrorLog atomic.Int64 // Unix nanoseconds
 
-	mu     sync.Mutex // guards closed and the WaitGroup's Add
-	closed bool
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	mu       sync.Mutex // guards closed and the WaitGroup's Add
+	closed   bool
+	isClosed atomic.Bool // closed, read by requests without the lock
+	stop     chan struct{}
+	wg       sync.WaitGroup
 }
 
 // remoteBackend is a connected shared backend.
@@ -106,6 +107,9 @@ func (r *remote) spawn(f func()) bool {
 // the breaker is open, or the call failed.
 func (r *remote) allow(ctx context.Context, key string, p backend.Policy, cost int64) (backend.Result, error, bool) {
 	cur := r.cur.Load()
+	if r.isClosed.Load() {
+		return backend.Result{}, nil, false
+	}
 	if r.breaker.open() {
 		now := time.Now()
 		if cur == nil || isPinger(cur.b) {
@@ -276,6 +280,7 @@ func (r *remote) close() {
 		return
 	}
 	r.closed = true
+	r.isClosed.Store(true)
 	close(r.stop)
 	r.mu.Unlock()
 	r.wg.Wait()

@@ -22,6 +22,9 @@ type Stats struct {
 	Unavailable uint64 `json:"unavailable"`
 	// Keys is the number of keys the built-in memory backend holds.
 	Keys int `json:"keys"`
+	// Watched is the number of denied keys the Redis backend watches through
+	// client-side caching, turning their requests away without a round trip.
+	Watched int `json:"watched"`
 	// Evictions counts keys the memory backend dropped to stay within its
 	// bound (WithMemoryMaxKeys) before they expired.
 	Evictions uint64 `json:"evictions"`
@@ -56,6 +59,13 @@ func (l *Limiter) Stats() Stats {
 		s.Errors += st.errors.Load()
 		s.Fallback += st.fallback.Load()
 		s.Unavailable += st.unavailable.Load()
+	}
+	if r := l.remote; r != nil {
+		if cur := r.cur.Load(); cur != nil {
+			if w, ok := cur.b.(interface{ Watched() int }); ok {
+				s.Watched = w.Watched()
+			}
+		}
 	}
 	if m := l.memory.Load(); m != nil {
 		s.Keys = m.Len()

@@ -222,6 +222,14 @@ func (s *Store) Name() string { return "redis" }
 // caching.
 func (s *Store) ClientCache() bool { return s.watch != nil }
 
+// Watched returns the number of denied keys watched now.
+func (s *Store) Watched() int {
+	if s.watch == nil {
+		return 0
+	}
+	return s.watch.len()
+}
+
 // Close forgets the watched keys; afterwards Allow returns backend.ErrClosed.
 // It does not close the client, which the caller owns. Close is idempotent.
 func (s *Store) Close() error {

@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -289,4 +290,30 @@ func TestClosedStore(t *testing.T) {
 	require.NoError(t, s.Close(), "idempotent")
 	_, err = s.Allow(context.Background(), "k", policy(t, backend.FixedWindow, "1/minute"), 1)
 	require.ErrorIs(t, err, backend.ErrClosed)
+}
+
+// TestWatchedKeysAreBounded denies more keys than the bound: the Store
+// watches at most that many, and the ones it dropped are decided by the
+// server, still denied.
+func TestWatchedKeysAreBounded(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, newClient(t, srv.URL(), true), redis.WithMaxWatched(3))
+	p := policy(t, backend.FixedWindow, "1/hour")
+	ctx := context.Background()
+	for i := range 10 {
+		key := "k" + strconv.Itoa(i)
+		for range 3 {
+			_, err := s.Allow(ctx, key, p, 1)
+			require.NoError(t, err)
+		}
+		assert.LessOrEqual(t, s.Watched(), 3)
+	}
+	assert.Equal(t, 3, s.Watched())
+	for i := range 10 {
+		r, err := s.Allow(ctx, "k"+strconv.Itoa(i), p, 1)
+		require.NoError(t, err)
+		assert.False(t, r.Allowed)
+	}
+	_, err := redis.New(newClient(t, srv.URL(), true), redis.WithMaxWatched(0))
+	assert.EqualError(t, err, "redis: WithMaxWatched(0): the bound must be at least 1")
 }

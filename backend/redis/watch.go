@@ -150,3 +150,10 @@ func (wl *watchList) clear() {
 	clear(wl.watched)
 	wl.mu.Unlock()
 }
+
+// len returns the number of watched keys.
+func (wl *watchList) len() int {
+	wl.mu.Lock()
+	defer wl.mu.Unlock()
+	return len(wl.watched)
+}

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 const (
@@ -182,21 +180,5 @@ func (c *Cluster) ResetStats(t testing.TB) {
 	t.Helper()
 	for _, n := range c.Nodes {
 		n.ResetStats(t)
-	}
-}
-
-// GoleakOptions returns the options that test packages using rueidis
-// cluster clients should pass to goleak.VerifyTestMain.
-//
-// They ignore goroutines that rueidis v1.0.79 starts on purpose and does
-// not stop on Client.Close: when a cluster topology refresh or a MOVED
-// redirect supersedes a connection, rueidis closes the old one from a
-// goroutine that first sleeps 5 s. A client opened from Cluster.URL, which
-// names several seeds, often hits this on its first refresh, because the
-// seed connections are still being dialed while the refresh runs.
-func GoleakOptions() []goleak.Option {
-	return []goleak.Option{
-		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"),
-		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient).redirectOrNew.func1"),
 	}
 }

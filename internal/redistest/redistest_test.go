@@ -17,7 +17,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, redistest.GoleakOptions()...)
+	goleak.VerifyTestMain(m, redistest.LeakOptions()...)
 }
 
 // newClient opens a rueidis client on url and closes it when the test ends.
