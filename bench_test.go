@@ -7,10 +7,12 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginlimit/ginlimit"
+	"github.com/ginlimit/ginlimit/internal/redistest"
 )
 
 // benchKeys is how many distinct clients the benchmarks spread requests over.
@@ -120,4 +122,66 @@ func BenchmarkMiddleware(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkMiddlewareRedis measures a request through gin with the
+// middleware on a local redis-server, 64 goroutines a core: admitted
+// requests over many clients (one round trip each), and a client over its
+// limit (turned away without a round trip).
+func BenchmarkMiddlewareRedis(b *testing.B) {
+	srv := redistest.Start(b)
+	newLim := func(b *testing.B, limits string) *ginlimit.Limiter {
+		lim, err := ginlimit.NewLimiter(ginlimit.WithRedisURL(srv.URL()), ginlimit.WithLimits(limits),
+			ginlimit.WithLogger(discardLogger()), ginlimit.WithRedisTimeout(time.Second))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { lim.Close() })
+		for !lim.Status().RedisConnected {
+			time.Sleep(time.Millisecond)
+		}
+		return lim
+	}
+	b.Run("admitted", func(b *testing.B) {
+		lim := newLim(b, "1000000000/hour")
+		b.SetParallelism(64)
+		serveParallel(b, benchRouter(b, lim.Middleware()))
+		if n := lim.Stats().Fallback; n > 0 {
+			b.Fatalf("%d requests decided by the fallback", n)
+		}
+	})
+	b.Run("denied", func(b *testing.B) {
+		lim := newLim(b, "1/hour")
+		r := benchRouter(b, lim.Middleware())
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.ServeHTTP(&discardWriter{header: make(http.Header)}, req)
+		var admitted atomic.Int64
+		srv.ResetStats(b)
+		b.SetParallelism(64)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			w := &discardWriter{header: make(http.Header)}
+			for pb.Next() {
+				clear(w.header)
+				w.code = 0
+				r.ServeHTTP(w, req)
+				if w.code != http.StatusTooManyRequests {
+					admitted.Add(1)
+				}
+			}
+		})
+		b.StopTimer()
+		if n := admitted.Load(); n > 0 {
+			b.Fatalf("%d requests were not denied", n)
+		}
+		var sent int64
+		for name, calls := range srv.CommandCalls(b) {
+			if name == "evalsha" || name == "eval" || name == "hget" {
+				sent += calls
+			}
+		}
+		b.ReportMetric(float64(sent)/float64(b.N), "trips/op")
+	})
 }
