@@ -136,7 +136,7 @@ func (p *policy) decide(ctx context.Context, s *scope, key string, cost int64) (
 	l := p.l
 	pol := p.policy
 	if r := l.remote; r != nil {
-		res, err, ok := r.allow(ctx, key, pol, cost)
+		res, ok, err := r.allow(ctx, key, pol, cost)
 		if ok {
 			return res, s, decided
 		}

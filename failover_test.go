@@ -242,3 +242,17 @@ func TestParseFailureMode(t *testing.T) {
 	_, err := ginlimit.ParseFailureMode("fail")
 	assert.EqualError(t, err, `unknown failure mode "fail" (want memory, open or closed)`)
 }
+
+// TestHookMayReadStatus calls Status from the hook, which a health check
+// also reaches: no lock of the Limiter's is held while the hook runs.
+func TestHookMayReadStatus(t *testing.T) {
+	b := &pingBackend{pingErr: errors.New("down")}
+	var l *ginlimit.Limiter
+	var seen []string
+	l, _ = newLimiter(t, ginlimit.WithBackend(b), ginlimit.WithOnFallbackChange(func(bool) {
+		seen = append(seen, l.Status().Backend)
+	}))
+	st := l.Status() // the health ping fails and opens the breaker
+	assert.Equal(t, "memory", st.Backend)
+	assert.Equal(t, []string{"memory"}, seen)
+}

@@ -133,8 +133,9 @@ func WithRedisCAFile(path string) Option {
 	})
 }
 
-// redisDialer returns the function that connects to Redis, from the
-// configuration checked when the Limiter is built.
+// dialer returns the function that connects to Redis for WithRedisURL and
+// WithRedisOptions (nil for WithRedisClient, whose client exists), after
+// checking the TLS configuration.
 func (r *redisConfig) dialer(clock func() time.Time) (func() (*remoteBackend, error), error) {
 	if r.client != nil {
 		if r.caFile != "" {

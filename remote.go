@@ -103,33 +103,32 @@ func (r *remote) spawn(f func()) bool {
 	return true
 }
 
-// allow decides in the shared backend, and reports false when it cannot:
-// the breaker is open, or the call failed.
-func (r *remote) allow(ctx context.Context, key string, p backend.Policy, cost int64) (backend.Result, error, bool) {
+// allow decides in the shared backend. It reports ok false when it cannot:
+// the Limiter is closed, the breaker is open, or the call failed (err).
+func (r *remote) allow(ctx context.Context, key string, p backend.Policy, cost int64) (res backend.Result, ok bool, err error) {
 	cur := r.cur.Load()
 	if r.isClosed.Load() {
-		return backend.Result{}, nil, false
+		return backend.Result{}, false, nil
 	}
 	if r.breaker.open() {
 		now := time.Now()
 		if cur == nil || isPinger(cur.b) {
 			r.maybeProbe(now)
-			return backend.Result{}, nil, false
+			return backend.Result{}, false, nil
 		}
 		// A backend that cannot be pinged is probed by one request.
 		if !r.breaker.probeDue(now) {
-			return backend.Result{}, nil, false
+			return backend.Result{}, false, nil
 		}
-		res, err := r.call(ctx, cur, key, p, cost)
+		res, err = r.call(ctx, cur, key, p, cost)
 		r.probed(err)
-		return res, err, err == nil
+		return res, err == nil, err
 	}
-	res, err := r.call(ctx, cur, key, p, cost)
-	if err != nil {
+	if res, err = r.call(ctx, cur, key, p, cost); err != nil {
 		r.failed(ctx, err)
-		return backend.Result{}, err, false
+		return backend.Result{}, false, err
 	}
-	return res, nil, true
+	return res, true, nil
 }
 
 func (r *remote) call(ctx context.Context, cur *remoteBackend, key string, p backend.Policy, cost int64) (backend.Result, error) {
@@ -248,7 +247,7 @@ func (r *remote) connect() (*remoteBackend, error) {
 
 // healthy pings the shared backend for the health endpoint, at most once a
 // healthCacheFor; a failed ping opens the breaker like a failed request.
-func (r *remote) healthy() bool {
+func (r *remote) healthy() (ok bool) {
 	if r.breaker.open() {
 		return false
 	}
@@ -259,17 +258,19 @@ func (r *remote) healthy() bool {
 	}
 	h := &r.health
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	var failed error
 	if now := time.Now(); now.Sub(h.at) >= healthCacheFor {
 		ctx, cancel := context.WithTimeout(context.Background(), pingTimeoutFor(r.timeout))
 		h.err = p.Ping(ctx)
 		cancel()
-		h.at = time.Now()
-		if h.err != nil {
-			r.failed(context.Background(), h.err)
-		}
+		h.at, failed = time.Now(), h.err
 	}
-	return h.err == nil
+	ok = h.err == nil
+	h.mu.Unlock()
+	if failed != nil {
+		r.failed(context.Background(), failed) // outside the lock: it may call the hook
+	}
+	return ok
 }
 
 // close stops the probes and releases what ginlimit built.
