@@ -11,7 +11,8 @@
 -- with a cost above zero: a denial changes nothing, so copies of the hash
 -- cached by other clients stay valid, and a denied request consumes nothing.
 --
--- Fields: "v" counts writes; per limit i, "a<i>" (fixed: window start;
+-- Fields: "v" counts writes; "e" is when the key expires (microseconds),
+-- so that PEXPIRE is sent only when it must move; per limit i, "a<i>" (fixed: window start;
 -- sliding: window index; token bucket: theoretical arrival time), "c<i>"
 -- (units counted in the window) and "p<i>" (sliding: the previous window's
 -- units). The semantics are the memory backend's, in microseconds.
@@ -26,7 +27,7 @@ if now == 0 then
 end
 local n = (#ARGV - 3) / 2
 
-local fields = {'v'}
+local fields = {'v', 'e'}
 for i = 1, n do
   fields[#fields + 1] = 'a' .. i
   fields[#fields + 1] = 'c' .. i
@@ -34,14 +35,15 @@ for i = 1, n do
 end
 local stored = redis.call('HMGET', key, unpack(fields))
 local version = tonumber(stored[1]) or 0
+local expires = tonumber(stored[2]) or 0
 
 local counts, periods, at, curr, prev = {}, {}, {}, {}, {}
 for i = 1, n do
   counts[i] = tonumber(ARGV[2 + 2 * i])
   periods[i] = tonumber(ARGV[3 + 2 * i])
-  at[i] = tonumber(stored[3 * i - 1]) or 0
-  curr[i] = tonumber(stored[3 * i]) or 0
-  prev[i] = tonumber(stored[3 * i + 1]) or 0
+  at[i] = tonumber(stored[3 * i]) or 0
+  curr[i] = tonumber(stored[3 * i + 1]) or 0
+  prev[i] = tonumber(stored[3 * i + 2]) or 0
 end
 
 -- Sliding window ------------------------------------------------------------
@@ -208,7 +210,18 @@ if allowed then
       set[#set + 1] = int(prev[i])
     end
   end
-  redis.call('HSET', key, unpack(set))
-  redis.call('PEXPIRE', key, int(math.max(1, math.ceil((expiry - now) / 1000))))
+  if expiry > expires then
+    -- A token bucket's expiry moves on with every admission: set it a
+    -- longest period further, so that PEXPIRE is sent about once a period.
+    if strategy == 2 then
+      for i = 1, n do expiry = math.max(expiry, at[i] + periods[i]) end
+    end
+    set[#set + 1] = 'e'
+    set[#set + 1] = int(expiry)
+    redis.call('HSET', key, unpack(set))
+    redis.call('PEXPIRE', key, int(math.max(1, math.ceil((expiry - now) / 1000))))
+  else
+    redis.call('HSET', key, unpack(set))
+  end
 end
 return reply
