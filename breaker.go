@@ -24,9 +24,10 @@ type breaker struct {
 
 	mu       sync.Mutex
 	probing  bool
-	failures int       // failed probes since the breaker opened
+	failures int       // failed probes, and re-openings soon after a close
 	next     time.Time // when the next probe is due
 	since    time.Time // when the breaker opened
+	closedAt time.Time // when it last closed
 	lastErr  string    // the last failure, masked
 }
 
@@ -48,8 +49,16 @@ func (b *breaker) trip(now time.Time, errText string) bool {
 		return false
 	}
 	b.isOpen.Store(true)
-	b.since, b.failures = now, 0
-	b.next = now.Add(backoff(0))
+	b.since = now
+	// A server that answers PING but fails decisions (out of memory, a
+	// read-only replica) reopens the breaker right after each probe: keep
+	// the backoff growing instead of probing it every quarter second.
+	if now.Sub(b.closedAt) < probeBackoffMax {
+		b.failures++
+	} else {
+		b.failures = 0
+	}
+	b.next = now.Add(backoff(b.failures))
 	return true
 }
 
@@ -84,6 +93,7 @@ func (b *breaker) probed(now time.Time, errText string) (closed bool, downFor ti
 		return false, 0
 	}
 	b.isOpen.Store(false)
+	b.closedAt = now
 	return true, now.Sub(b.since)
 }
 

@@ -83,4 +83,8 @@ func TestBreaker(t *testing.T) {
 	assert.True(t, closed)
 	assert.Equal(t, again.Sub(now), down)
 	assert.Equal(t, BreakerClosed, b.state().state)
+
+	// Failing again soon after closing keeps the backoff growing.
+	require.True(t, b.trip(again, "flapping"))
+	assert.Greater(t, b.retryIn(again), 2*probeBackoffMin*4/5-1)
 }

@@ -178,3 +178,32 @@ func TestRedisWrongTypeKey(t *testing.T) {
 	assert.Equal(t, http.StatusOK, serve(r, request{remoteAddr: "192.0.2.2:1"}).Code)
 	assert.Equal(t, uint64(3), l.Stats().Errors, "other clients are decided in Redis")
 }
+
+// TestRedisOutOfMemory makes Redis refuse writes while it still answers
+// PING: requests are decided in memory, the breaker's probes back off
+// rather than flap, and decisions return to Redis when it accepts writes.
+func TestRedisOutOfMemory(t *testing.T) {
+	srv := redistest.Start(t)
+	var logs logBuffer
+	var hook hookRecorder
+	l, r := faultLimiter(t, srv, true, &logs, &hook)
+	_, err := srv.Do(t, "CONFIG", "SET", "maxmemory", "1")
+	require.NoError(t, err)
+
+	load := startLoad(r)
+	time.Sleep(1500 * time.Millisecond)
+	st := l.Status()
+	assert.Contains(t, st.LastError, "OOM")
+	assert.Greater(t, l.Stats().Fallback, uint64(0))
+	warns := strings.Count(logs.String(), "level=WARN")
+	assert.LessOrEqual(t, warns, 4, "the breaker reopens at growing intervals, not every probe: %s", logs.String())
+
+	_, err = srv.Do(t, "CONFIG", "SET", "maxmemory", "0")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		before := l.Stats().Fallback
+		time.Sleep(50 * time.Millisecond)
+		return l.Status().Backend == "redis" && l.Stats().Fallback == before
+	}, 15*time.Second, 20*time.Millisecond, "decisions return to Redis")
+	load.finish(t)
+}
