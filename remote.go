@@ -40,9 +40,8 @@ type remote struct {
 	}
 	lastKeyErrorLog atomic.Int64 // Unix nanoseconds
 
-	mu       sync.Mutex // guards closed and the WaitGroup's Add
-	closed   bool
-	isClosed atomic.Bool // closed, read by requests without the lock
+	mu       sync.Mutex  // orders closing with the WaitGroup's Add
+	isClosed atomic.Bool // set under mu; read by requests without it
 	stop     chan struct{}
 	wg       sync.WaitGroup
 }
@@ -63,7 +62,9 @@ const healthCacheFor = time.Second
 const probeTick = time.Second
 
 // start begins connecting when there is something to dial: the breaker
-// starts open, with a probe due at once.
+// starts open, with a probe due at once, and a background loop adds to the
+// probes requests start. A backend given by WithBackend is probed by
+// requests and health checks only, so that it needs no goroutine.
 func (r *remote) start(now time.Time) {
 	if r.dial == nil {
 		return
@@ -92,7 +93,7 @@ func (r *remote) loop() {
 func (r *remote) spawn(f func()) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
+	if r.isClosed.Load() {
 		return false
 	}
 	r.wg.Add(1)
@@ -237,7 +238,7 @@ func (r *remote) connect() (*remoteBackend, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
+	if r.isClosed.Load() {
 		rb.close()
 		return nil, backend.ErrClosed
 	}
@@ -276,11 +277,10 @@ func (r *remote) healthy() (ok bool) {
 // close stops the probes and releases what ginlimit built.
 func (r *remote) close() {
 	r.mu.Lock()
-	if r.closed {
+	if r.isClosed.Load() {
 		r.mu.Unlock()
 		return
 	}
-	r.closed = true
 	r.isClosed.Store(true)
 	close(r.stop)
 	r.mu.Unlock()
