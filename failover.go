@@ -134,6 +134,10 @@ const (
 // one of the limits that decided: s, or s.fallback.
 func (p *policy) decide(ctx context.Context, s *scope, key string, cost int64) (backend.Result, *scope, verdict) {
 	l := p.l
+	if l.closed.Load() {
+		l.stats.stripe().errors.Add(1)
+		return backend.Result{}, s, admitted
+	}
 	pol := p.policy
 	if r := l.remote; r != nil {
 		res, ok, err := r.allow(ctx, key, pol, cost)

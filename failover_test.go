@@ -215,6 +215,7 @@ func TestRedisOptionErrors(t *testing.T) {
 		{"ca without tls", []ginlimit.Option{ginlimit.WithRedisURL("redis://127.0.0.1:1"), ginlimit.WithRedisCAFile("/dev/null")}, `ginlimit: WithRedisCAFile: invalid option: the Redis URL does not use TLS`},
 		{"ca without redis", []ginlimit.Option{ginlimit.WithRedisCAFile("/dev/null")}, `ginlimit: WithRedisCAFile: invalid option: no Redis URL is configured`},
 		{"ca empty", []ginlimit.Option{ginlimit.WithRedisCAFile("")}, `ginlimit: WithRedisCAFile(""): invalid option: the path is empty`},
+		{"ca with a caller's client", []ginlimit.Option{ginlimit.WithRedisClient(callerClient(t)), ginlimit.WithRedisCAFile("/dev/null")}, `ginlimit: WithRedisCAFile: invalid option: a client given by WithRedisClient carries its own TLS configuration`},
 		{"ca unreadable", []ginlimit.Option{ginlimit.WithRedisURL("rediss://127.0.0.1:1"), ginlimit.WithRedisCAFile("/nonexistent/ca.pem")}, `ginlimit: WithRedisCAFile: invalid option:`},
 		{"failure mode", []ginlimit.Option{ginlimit.WithFailureMode(9)}, `ginlimit: WithFailureMode(9): invalid option: unknown failure mode`},
 		{"fallback limits", []ginlimit.Option{ginlimit.WithFallbackLimits("x")}, `ginlimit: WithFallbackLimits("x"): invalid option: invalid limit`},
@@ -255,4 +256,24 @@ func TestHookMayReadStatus(t *testing.T) {
 	st := l.Status() // the health ping fails and opens the breaker
 	assert.Equal(t, "memory", st.Backend)
 	assert.Equal(t, []string{"memory"}, seen)
+}
+
+func TestClosedLimiterAdmitsWhateverTheFailureMode(t *testing.T) {
+	b := &recordingBackend{}
+	l, err := ginlimit.NewLimiter(ginlimit.WithBackend(b), ginlimit.WithFailureMode(ginlimit.FailClosed), ginlimit.WithLogger(discardLogger()))
+	require.NoError(t, err)
+	r := newRouter(l)
+	require.NoError(t, l.Close())
+	assert.Equal(t, repeat(http.StatusOK, 2), statuses(r, request{}, 2))
+	assert.Equal(t, ginlimit.Stats{Allowed: 2, Errors: 2}, l.Stats())
+}
+
+// callerClient returns a rueidis client the test owns, on a server nobody
+// needs to reach: ForceSingleClient connects on first use.
+func callerClient(t *testing.T) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:1"}, ForceSingleClient: true, DisableCache: true})
+	require.NotNil(t, c, "%v", err)
+	t.Cleanup(c.Close)
+	return c
 }

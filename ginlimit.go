@@ -143,6 +143,9 @@ func (l *Limiter) build() error {
 		r.cur.Store(&remoteBackend{b: cfg.backend})
 		r.connected.Store(true)
 	case cfg.redis.client != nil:
+		if cfg.redis.caFile != "" {
+			return invalidf("WithRedisCAFile", "a client given by WithRedisClient carries its own TLS configuration")
+		}
 		rb, err := newRedisBackend(cfg.redis.client, !cfg.redis.noCache, cfg.clock)
 		if err != nil {
 			return fmt.Errorf("ginlimit: WithRedisClient: %w", err)

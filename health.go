@@ -120,7 +120,7 @@ func formatLimits(limits []backend.Limit) []string {
 // RegisterHealth adds the health group to r:
 //
 //	GET /health/ratelimit        200 with the Status as JSON
-//	GET /health/ratelimit/ready  200 when the configured backend is in use, else 503
+//	GET /health/ratelimit/ready  200 when requests are decided without a 503 (see Status.Ready), else 503
 //
 // Requests to the group are never limited or counted by l, even when l's
 // middleware runs in front of them. It panics if l is nil.

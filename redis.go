@@ -134,15 +134,8 @@ func WithRedisCAFile(path string) Option {
 }
 
 // dialer returns the function that connects to Redis for WithRedisURL and
-// WithRedisOptions (nil for WithRedisClient, whose client exists), after
-// checking the TLS configuration.
+// WithRedisOptions, after checking the TLS configuration.
 func (r *redisConfig) dialer(clock func() time.Time) (func() (*remoteBackend, error), error) {
-	if r.client != nil {
-		if r.caFile != "" {
-			return nil, invalidf("WithRedisCAFile", "a client given by WithRedisClient carries its own TLS configuration")
-		}
-		return nil, nil
-	}
 	opt := *r.opt
 	if r.caFile != "" {
 		if opt.TLSConfig == nil {

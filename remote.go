@@ -250,6 +250,7 @@ func (r *remote) connect() (*remoteBackend, error) {
 // healthCacheFor; a failed ping opens the breaker like a failed request.
 func (r *remote) healthy() (ok bool) {
 	if r.breaker.open() {
+		r.maybeProbe(time.Now()) // health checks drive probes too
 		return false
 	}
 	cur := r.cur.Load()
