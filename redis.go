@@ -136,28 +136,9 @@ func WithRedisCAFile(path string) Option {
 // dialer returns the function that connects to Redis for WithRedisURL and
 // WithRedisOptions, after checking the TLS configuration.
 func (r *redisConfig) dialer(clock func() time.Time) (func() (*remoteBackend, error), error) {
-	opt := *r.opt
-	if r.caFile != "" {
-		if opt.TLSConfig == nil {
-			return nil, invalidf("WithRedisCAFile", "the Redis URL does not use TLS: use rediss:// or valkeys://")
-		}
-		pool, err := redisurl.LoadCA(r.caFile)
-		if err != nil {
-			return nil, invalid("WithRedisCAFile", err)
-		}
-		opt.TLSConfig = opt.TLSConfig.Clone()
-		opt.TLSConfig.RootCAs = pool
-	}
-	if opt.TLSConfig != nil && opt.TLSConfig.MinVersion == 0 {
-		opt.TLSConfig.MinVersion = tls.VersionTLS12
-	}
-	opt.DisableRetry = true
-	opt.DisableCache = r.noCache
-	if opt.Dialer.Timeout == 0 {
-		opt.Dialer.Timeout = DefaultRedisDialTimeout
-	}
-	if opt.CacheSizeEachConn == 0 {
-		opt.CacheSizeEachConn = redisCacheBytes
+	opt, err := r.clientOption()
+	if err != nil {
+		return nil, err
 	}
 	return func() (*remoteBackend, error) {
 		client, err := rueidis.NewClient(opt)
@@ -180,6 +161,42 @@ func (r *redisConfig) dialer(clock func() time.Time) (func() (*remoteBackend, er
 		rb.close = func() { rb.b.(*redis.Store).Close(); client.Close() }
 		return rb, nil
 	}, nil
+}
+
+// clientOption returns the options the client is built with: the caller's,
+// with the CA file's roots, no retries, bounded dials and a small cache.
+func (r *redisConfig) clientOption() (rueidis.ClientOption, error) {
+	opt := *r.opt
+	if r.caFile != "" {
+		if opt.TLSConfig == nil {
+			return opt, invalidf("WithRedisCAFile", "the Redis URL does not use TLS: use rediss:// or valkeys://")
+		}
+		pool, err := redisurl.LoadCA(r.caFile)
+		if err != nil {
+			return opt, invalid("WithRedisCAFile", err)
+		}
+		opt.TLSConfig = opt.TLSConfig.Clone()
+		opt.TLSConfig.RootCAs = pool
+	}
+	if opt.TLSConfig != nil && opt.TLSConfig.MinVersion == 0 {
+		opt.TLSConfig = opt.TLSConfig.Clone() // the caller's stays as it was
+		opt.TLSConfig.MinVersion = tls.VersionTLS12
+	}
+	opt.DisableRetry = true
+	opt.DisableCache = r.noCache
+	if opt.Dialer.Timeout == 0 {
+		opt.Dialer.Timeout = DefaultRedisDialTimeout
+	}
+	if opt.Sentinel.MasterSet != "" && opt.Sentinel.Dialer.Timeout == 0 {
+		// The Sentinel is dialled with a dialer of its own, which has no
+		// timeout unless given one: an unreachable Sentinel would hold the
+		// connecting probe, and Close, for minutes.
+		opt.Sentinel.Dialer.Timeout = opt.Dialer.Timeout
+	}
+	if opt.CacheSizeEachConn == 0 {
+		opt.CacheSizeEachConn = redisCacheBytes
+	}
+	return opt, nil
 }
 
 func newRedisBackend(client rueidis.Client, cache bool, clock func() time.Time) (*remoteBackend, error) {

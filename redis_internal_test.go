@@ -1,0 +1,42 @@
+package ginlimit
+
+import (
+	"crypto/tls"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestClientOption(t *testing.T) {
+	var cfg config
+	require.NoError(t, WithRedisURL("redis://10.0.0.1:26379?master_set=mymaster&protocol=2").apply(&cfg))
+	require.NoError(t, WithRedisClientCache(false).apply(&cfg))
+	opt, err := cfg.redis.clientOption()
+	require.NoError(t, err)
+	assert.True(t, opt.DisableRetry)
+	assert.True(t, opt.DisableCache)
+	assert.Equal(t, DefaultRedisDialTimeout, opt.Dialer.Timeout)
+	assert.Equal(t, DefaultRedisDialTimeout, opt.Sentinel.Dialer.Timeout, "the Sentinel's dials are bounded too")
+	assert.Equal(t, redisCacheBytes, opt.CacheSizeEachConn)
+
+	caller := &tls.Config{ServerName: "redis.internal"}
+	require.NoError(t, WithRedisOptions(rueidis.ClientOption{
+		InitAddress: []string{"10.0.0.1:6380"},
+		TLSConfig:   caller,
+		Dialer:      netDialer(2 * time.Second),
+	}).apply(&cfg))
+	opt, err = cfg.redis.clientOption()
+	require.NoError(t, err)
+	assert.Equal(t, uint16(tls.VersionTLS12), opt.TLSConfig.MinVersion)
+	assert.Zero(t, caller.MinVersion, "the caller's TLS configuration is left alone")
+	assert.Equal(t, 2*time.Second, opt.Dialer.Timeout, "the caller's dial timeout is kept")
+}
+
+func netDialer(timeout time.Duration) (d net.Dialer) {
+	d.Timeout = timeout
+	return d
+}
