@@ -7,13 +7,16 @@
 // Limits are written as "100/minute;1000/hour" (see WithLimits), counted by a
 // strategy (sliding window by default, fixed window or token bucket) under a
 // key (the client IP by default; read the WARNING on KeyByIP), and kept in a
-// backend: the built-in memory backend by default. Routes get limits of their
-// own with Limiter.Limit, and the state of the limiter is served by the
-// /health/ratelimit group (RegisterHealth).
+// backend: the built-in memory backend by default, or Redis (WithRedisURL,
+// or REDIS_URL with FromEnv), so that every instance of a service shares one
+// limit. Routes get limits of their own with Limiter.Limit, and the state of
+// the limiter is served by the /health/ratelimit group (RegisterHealth).
 //
 // Admitted responses carry rate-limit headers (see Headers); denied requests
-// get 429 Too Many Requests with Retry-After. A backend failure never fails a
-// request: it is admitted, counted in Stats().Errors and logged.
+// get 429 Too Many Requests with Retry-After. Redis being slow, frozen or down
+// never fails a request or delays it past WithRedisTimeout: a circuit breaker
+// sends decisions to the failure mode (WithFailureMode, the memory backend by
+// default) until Redis answers again, and the change is logged once each way.
 package ginlimit
 
 import (
@@ -38,7 +41,7 @@ type Limiter struct {
 	cfg    config
 	remote *remote // the shared backend (Redis or WithBackend), if any
 	// memory decides alone, or for the shared backend's failure mode; with a
-	// shared backend it is built at the first fallback (see fallbackMemory).
+	// shared backend it is built at the first fallback (see memoryBackend).
 	memory  atomic.Pointer[memory.Store]
 	memMu   sync.Mutex
 	memOpts []memory.Option
