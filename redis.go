@@ -33,9 +33,9 @@ type redisConfig struct {
 	opt     *rueidis.ClientOption // from WithRedisURL or WithRedisOptions
 	client  rueidis.Client        // from WithRedisClient: the caller's
 	timeout time.Duration
-	noCache bool   // WithRedisClientCache(false)
-	caFile  string // WithRedisCAFile
-	secret  string // the password, masked out of every error text
+	noCache bool     // WithRedisClientCache(false)
+	caFile  string   // WithRedisCAFile
+	secrets []string // the passwords, masked out of every error text
 }
 
 func (r *redisConfig) configured() bool { return r.opt != nil || r.client != nil }
@@ -59,7 +59,7 @@ func WithRedisURL(rawURL string) Option {
 			return invalid(fmt.Sprintf("WithRedisURL(%q)", redisurl.Redact(rawURL)), err)
 		}
 		c.redis.opt, c.redis.client = &opt, nil
-		c.redis.secret = opt.Password
+		c.redis.secrets = passwords(opt)
 		return nil
 	})
 }
@@ -75,7 +75,7 @@ func WithRedisOptions(opt rueidis.ClientOption) Option {
 			return invalidf("WithRedisOptions", "InitAddress is empty")
 		}
 		c.redis.opt, c.redis.client = &opt, nil
-		c.redis.secret = opt.Password
+		c.redis.secrets = passwords(opt)
 		return nil
 	})
 }
@@ -89,7 +89,7 @@ func WithRedisClient(client rueidis.Client) Option {
 		if client == nil {
 			return invalidf("WithRedisClient(nil)", "the client is nil")
 		}
-		c.redis.opt, c.redis.client, c.redis.secret = nil, client, ""
+		c.redis.opt, c.redis.client, c.redis.secrets = nil, client, nil
 		return nil
 	})
 }
@@ -230,12 +230,24 @@ func (r *redisConfig) mask(err error) string {
 		return ""
 	}
 	text := err.Error()
-	if r.secret != "" {
-		for _, form := range []string{r.secret, url.QueryEscape(r.secret), url.PathEscape(r.secret)} {
+	for _, secret := range r.secrets {
+		for _, form := range []string{secret, url.QueryEscape(secret), url.PathEscape(secret)} {
 			text = strings.ReplaceAll(text, form, "xxxxx")
 		}
 	}
 	return text
+}
+
+// passwords returns the non-empty passwords of opt: the server's and the
+// Sentinel's.
+func passwords(opt rueidis.ClientOption) []string {
+	var out []string
+	for _, pw := range []string{opt.Password, opt.Sentinel.Password} {
+		if pw != "" {
+			out = append(out, pw)
+		}
+	}
+	return out
 }
 
 // checkRedisPolicy checks that Redis can decide p, at construction.

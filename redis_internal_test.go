@@ -2,6 +2,7 @@ package ginlimit
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -39,4 +40,16 @@ func TestClientOption(t *testing.T) {
 func netDialer(timeout time.Duration) (d net.Dialer) {
 	d.Timeout = timeout
 	return d
+}
+
+func TestMaskRemovesEveryPassword(t *testing.T) {
+	var cfg config
+	require.NoError(t, WithRedisOptions(rueidis.ClientOption{
+		InitAddress: []string{"10.0.0.1:26379"},
+		Password:    "p@ss/word",
+		Sentinel:    rueidis.SentinelOption{MasterSet: "m", Password: "sentinel-secret"},
+	}).apply(&cfg))
+	got := cfg.redis.mask(errors.New("auth p@ss/word failed; p%40ss%2Fword; sentinel-secret"))
+	assert.Equal(t, "auth xxxxx failed; xxxxx; xxxxx", got)
+	assert.Empty(t, cfg.redis.mask(nil))
 }
