@@ -178,10 +178,5 @@ func (p *policy) unavailable(c *gin.Context) {
 		retryAfter = max(ceilSeconds(r.breaker.retryIn(time.Now())), 1)
 	}
 	c.Writer.Header()[hdrRetryAfter] = []string{strconv.FormatInt(retryAfter, 10)}
-	body := make([]byte, 0, 64)
-	body = append(body, `{"error":"rate limiter unavailable","retry_after":`...)
-	body = strconv.AppendInt(body, retryAfter, 10)
-	body = append(body, '}')
-	c.Data(http.StatusServiceUnavailable, "application/json; charset=utf-8", body)
-	c.Abort()
+	abortJSON(c, http.StatusServiceUnavailable, "rate limiter unavailable", retryAfter)
 }

@@ -385,11 +385,19 @@ func (p *policy) deny(c *gin.Context, s *scope, client string, res *backend.Resu
 		c.Abort()
 		return
 	}
+	abortJSON(c, http.StatusTooManyRequests, "rate limit exceeded", retryAfter)
+}
+
+// abortJSON answers {"error":message,"retry_after":retryAfter} with code and
+// stops the handler chain. message needs no JSON escaping.
+func abortJSON(c *gin.Context, code int, message string, retryAfter int64) {
 	body := make([]byte, 0, 64)
-	body = append(body, `{"error":"rate limit exceeded","retry_after":`...)
+	body = append(body, `{"error":"`...)
+	body = append(body, message...)
+	body = append(body, `","retry_after":`...)
 	body = strconv.AppendInt(body, retryAfter, 10)
 	body = append(body, '}')
-	c.Data(http.StatusTooManyRequests, "application/json; charset=utf-8", body)
+	c.Data(code, "application/json; charset=utf-8", body)
 	c.Abort()
 }
 
