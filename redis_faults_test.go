@@ -100,45 +100,44 @@ func requireTransitions(t *testing.T, logs *logBuffer, hook *hookRecorder) {
 	assert.Equal(t, 1, strings.Count(text, `level=INFO msg="ginlimit: shared backend recovered"`), text)
 }
 
-func TestRedisKilledUnderLoad(t *testing.T) {
-	srv := redistest.Start(t)
-	var logs logBuffer
-	var hook hookRecorder
-	l, r := faultLimiter(t, srv, true, &logs, &hook)
-	load := startLoad(r)
+// TestRedisOutageUnderLoad breaks Redis while requests keep coming, and
+// mends it: no request fails or waits past the timeout, the health endpoint
+// shows memory until Redis is back, and each transition is logged and hooked
+// once.
+func TestRedisOutageUnderLoad(t *testing.T) {
+	tests := []struct {
+		name       string
+		fail, mend func(*redistest.Server, testing.TB)
+	}{
+		{"killed", (*redistest.Server).Kill, (*redistest.Server).Restart},
+		{"frozen", (*redistest.Server).Freeze, (*redistest.Server).Thaw},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			var logs logBuffer
+			var hook hookRecorder
+			l, r := faultLimiter(t, srv, true, &logs, &hook)
+			load := startLoad(r)
 
-	time.Sleep(100 * time.Millisecond)
-	srv.Kill(t)
-	waitBackend(t, l, r, "memory")
-	st := l.Status()
-	assert.False(t, st.RedisConnected)
-	assert.Equal(t, ginlimit.MessageMemory, st.Message)
-	assert.NotNil(t, st.DegradedSince)
-	assert.NotEmpty(t, st.LastError)
-	assert.True(t, st.Ready)
+			time.Sleep(100 * time.Millisecond)
+			tt.fail(srv, t)
+			waitBackend(t, l, r, "memory")
+			st := l.Status()
+			assert.False(t, st.RedisConnected)
+			assert.Equal(t, ginlimit.MessageMemory, st.Message)
+			assert.NotNil(t, st.DegradedSince)
+			assert.NotEmpty(t, st.LastError)
+			assert.True(t, st.Ready)
+			time.Sleep(300 * time.Millisecond) // requests keep coming during the outage
 
-	srv.Restart(t)
-	waitBackend(t, l, r, "redis")
-	load.finish(t)
-	assert.Equal(t, ginlimit.MessageRedis, l.Status().Message)
-	requireTransitions(t, &logs, &hook)
-}
-
-func TestRedisFrozen(t *testing.T) {
-	srv := redistest.Start(t)
-	var logs logBuffer
-	var hook hookRecorder
-	l, r := faultLimiter(t, srv, true, &logs, &hook)
-	load := startLoad(r)
-
-	time.Sleep(100 * time.Millisecond)
-	srv.Freeze(t)
-	waitBackend(t, l, r, "memory")
-	time.Sleep(300 * time.Millisecond) // requests keep coming while frozen
-	srv.Thaw(t)
-	waitBackend(t, l, r, "redis")
-	load.finish(t)
-	requireTransitions(t, &logs, &hook)
+			tt.mend(srv, t)
+			waitBackend(t, l, r, "redis")
+			load.finish(t)
+			assert.Equal(t, ginlimit.MessageRedis, l.Status().Message)
+			requireTransitions(t, &logs, &hook)
+		})
+	}
 }
 
 // TestRedisDownAtBoot starts a Limiter whose Redis is not up: it is built

@@ -172,41 +172,55 @@ func (s *Server) launch() (retry bool, err error) {
 	}
 	args = append(args, s.cfg.args...)
 
-	logf, err := os.OpenFile(s.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	p, start, err := spawn(s.dir, s.log, args)
 	if err != nil {
 		return false, err
 	}
-	defer logf.Close() // the child keeps its own descriptor
-	start, err := logf.Seek(0, io.SeekEnd)
-	if err != nil {
-		return false, err
-	}
-	fmt.Fprintf(logf, "### redistest: redis-server %q\n", args)
-
-	cmd := exec.Command("redis-server", args...)
-	cmd.Dir = s.dir
-	// An *os.File is handed to the child as is: no copying goroutine.
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		return false, fmt.Errorf("starting redis-server: %w", err)
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	s.mu.Lock()
 	s.proc = p
 	s.mu.Unlock()
 
 	if err := s.waitReady(p); err != nil {
 		s.kill()
-		out, _ := os.ReadFile(s.log)
-		retry = int64(len(out)) > start && strings.Contains(string(out[start:]), "Address already in use")
-		return retry, fmt.Errorf("redis-server on %s did not start: %w", s.Addr(), err)
+		return portTaken(s.log, start), fmt.Errorf("redis-server on %s did not start: %w", s.Addr(), err)
 	}
 	return false, nil
+}
+
+// spawn starts redis-server with args in dir, its output appended to the
+// file at logPath, and returns the process and the log's length before it.
+func spawn(dir, logPath string, args []string) (p *process, start int64, err error) {
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer logf.Close() // the child keeps its own descriptor
+	if start, err = logf.Seek(0, io.SeekEnd); err != nil {
+		return nil, 0, err
+	}
+	fmt.Fprintf(logf, "### redistest: redis-server %q\n", args)
+
+	cmd := exec.Command("redis-server", args...)
+	cmd.Dir = dir
+	// An *os.File is handed to the child as is: no copying goroutine.
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		return nil, 0, fmt.Errorf("starting redis-server %q: %w", args, err)
+	}
+	p = &process{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, start, nil
+}
+
+// portTaken reports whether the log at logPath says, past start, that the
+// port was already in use.
+func portTaken(logPath string, start int64) bool {
+	out, _ := os.ReadFile(logPath)
+	return int64(len(out)) > start && strings.Contains(string(out[start:]), "Address already in use")
 }
 
 // afterStart applies the configuration that needs a running server.

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -98,39 +97,15 @@ func (s *Sentinel) launch() (retry bool, err error) {
 	if err := os.WriteFile(s.conf, []byte(s.config()), 0o600); err != nil {
 		return false, err
 	}
-	args := []string{s.conf, "--sentinel"}
-
-	logf, err := os.OpenFile(s.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	p, start, err := spawn(s.dir, s.log, []string{s.conf, "--sentinel"})
 	if err != nil {
 		return false, err
 	}
-	defer logf.Close() // the child keeps its own descriptor
-	start, err := logf.Seek(0, io.SeekEnd)
-	if err != nil {
-		return false, err
-	}
-	fmt.Fprintf(logf, "### redistest: redis-server %q\n", args)
-
-	cmd := exec.Command("redis-server", args...)
-	cmd.Dir = s.dir
-	// An *os.File is handed to the child as is: no copying goroutine.
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		return false, fmt.Errorf("starting redis-server --sentinel: %w", err)
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	s.proc = p
 
 	if err := s.waitReady(p); err != nil {
 		s.kill()
-		out, _ := os.ReadFile(s.log)
-		retry = int64(len(out)) > start && strings.Contains(string(out[start:]), "Address already in use")
-		return retry, fmt.Errorf("sentinel on %s did not start: %w", s.Addr(), err)
+		return portTaken(s.log, start), fmt.Errorf("sentinel on %s did not start: %w", s.Addr(), err)
 	}
 	return false, nil
 }
