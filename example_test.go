@@ -2,6 +2,7 @@ package ginlimit_test
 
 import (
 	"fmt"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,10 @@ import (
 
 // fixedClock keeps the examples' output stable: 30 seconds into a minute.
 func fixedClock() time.Time { return time.Date(2026, 1, 1, 12, 0, 30, 0, time.UTC) }
+
+// hello and login are the handlers of the README's example.
+func hello(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"hello": "world"}) }
+func login(c *gin.Context) { c.Status(http.StatusNoContent) }
 
 func get(router http.Handler, path string) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
@@ -49,20 +54,21 @@ func Example() {
 }
 
 // The usage shown in the README: the middleware on every route, a stricter
-// limit on one, and the health group.
+// limit on one, and the health group. TestReadmeSnippetIsExample checks that
+// the README shows this code as it is.
 func Example_readme() {
 	router := gin.New()
-	router.SetTrustedProxies(nil) // see the WARNING on KeyByIP
+	router.SetTrustedProxies(nil) // see docs/CLIENT_IP.md: Gin trusts every proxy by default
 
 	lim, err := ginlimit.NewLimiter(ginlimit.FromEnv(), ginlimit.WithHealth(router))
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	defer lim.Close()
 
 	router.Use(lim.Middleware())
-	router.GET("/", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"hello": "world"}) })
-	router.POST("/login", lim.Limit("5/minute"), func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	router.GET("/", hello)
+	router.POST("/login", lim.Limit("5/minute"), login)
 
 	fmt.Println(get(router, "/health/ratelimit/ready").Code)
 	// Output: 200
