@@ -1,0 +1,41 @@
+package redis
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/ginlimit/ginlimit/backend"
+)
+
+// TestWatchAt checks how a cached denial's Result moves on with time: the
+// wait and every Reset count down, a sliding window's Reset wraps into the
+// next window, and a fixed window that ended shows a fresh one.
+func TestWatchAt(t *testing.T) {
+	sent := time.Unix(1000, 0)
+	limits := []backend.Limit{{Count: 5, Period: time.Second}, {Count: 100, Period: time.Minute}}
+	res := backend.Result{RetryAfter: 40 * time.Second, Now: sent.Add(time.Millisecond)}
+	res.States[0] = backend.LimitState{Remaining: 3, Reset: 300 * time.Millisecond}
+	res.States[1] = backend.LimitState{Remaining: 0, Reset: 40 * time.Second}
+
+	tests := []struct {
+		strategy backend.Strategy
+		want     backend.LimitState // of the one-second limit, 500ms later
+	}{
+		{backend.SlidingWindow, backend.LimitState{Remaining: 3, Reset: 800 * time.Millisecond}},
+		{backend.FixedWindow, backend.LimitState{Remaining: 5, Reset: time.Second}},
+		{backend.TokenBucket, backend.LimitState{Remaining: 3, Reset: 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.strategy.String(), func(t *testing.T) {
+			w := &watch{sent: sent, until: sent.Add(res.RetryAfter), result: res,
+				policy: backend.Policy{Strategy: tt.strategy, Limits: limits}}
+			got := w.at(sent.Add(500 * time.Millisecond))
+			assert.Equal(t, 39500*time.Millisecond, got.RetryAfter)
+			assert.Equal(t, res.Now.Add(500*time.Millisecond), got.Now)
+			assert.Equal(t, tt.want, got.States[0])
+			assert.Equal(t, backend.LimitState{Remaining: 0, Reset: 39500 * time.Millisecond}, got.States[1])
+		})
+	}
+}
