@@ -18,10 +18,13 @@ import (
 )
 
 // redisLimiter builds a Limiter on the Redis at url, with its own client,
-// and waits until it decides in Redis unless wait is false.
+// and waits until it decides in Redis unless wait is false. Its Redis timeout
+// is long, so that a slow test machine does not send decisions to the
+// fallback; tests of failures set their own.
 func redisLimiter(t *testing.T, url string, wait bool, opts ...ginlimit.Option) *ginlimit.Limiter {
 	t.Helper()
-	opts = append([]ginlimit.Option{ginlimit.WithRedisURL(url), ginlimit.WithLogger(discardLogger())}, opts...)
+	opts = append([]ginlimit.Option{ginlimit.WithRedisURL(url), ginlimit.WithLogger(discardLogger()),
+		ginlimit.WithRedisTimeout(5 * time.Second)}, opts...)
 	l, err := ginlimit.NewLimiter(opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, l.Close()) })
