@@ -73,10 +73,11 @@ func (lr *loadRun) finish(t *testing.T) {
 	t.Logf("responses %v, slowest %v", lr.codes, lr.slowest)
 }
 
-func faultLimiter(t *testing.T, srv *redistest.Server, wait bool, logs *logBuffer, hook *hookRecorder) (*ginlimit.Limiter, *gin.Engine) {
+func faultLimiter(t *testing.T, srv *redistest.Server, wait bool, logs *logBuffer, hook *hookRecorder, opts ...ginlimit.Option) (*ginlimit.Limiter, *gin.Engine) {
 	t.Helper()
-	l := redisLimiter(t, srv.URL(), wait, ginlimit.WithRedisTimeout(faultTimeout), ginlimit.WithLimits("1000/minute"),
-		ginlimit.WithLogger(logs.logger()), ginlimit.WithOnFallbackChange(hook.hook))
+	opts = append([]ginlimit.Option{ginlimit.WithRedisTimeout(faultTimeout), ginlimit.WithLimits("1000/minute"),
+		ginlimit.WithLogger(logs.logger()), ginlimit.WithOnFallbackChange(hook.hook)}, opts...)
+	l := redisLimiter(t, srv.URL(), wait, opts...)
 	r := newRouter(l)
 	ginlimit.RegisterHealth(r, l)
 	return l, r
@@ -186,7 +187,8 @@ func TestRedisOutOfMemory(t *testing.T) {
 	srv := redistest.Start(t)
 	var logs logBuffer
 	var hook hookRecorder
-	l, r := faultLimiter(t, srv, true, &logs, &hook)
+	// A timeout long enough that a loaded machine fails calls by OOM only.
+	l, r := faultLimiter(t, srv, true, &logs, &hook, ginlimit.WithRedisTimeout(time.Second))
 	_, err := srv.Do(t, "CONFIG", "SET", "maxmemory", "1")
 	require.NoError(t, err)
 
