@@ -143,13 +143,13 @@ func (l *Limiter) build() error {
 		return invalidf("WithBackend", "a Limiter counts in a custom backend or in Redis, not both")
 	case cfg.backend != nil:
 		r.name = backendName(cfg.backend)
-		r.cur.Store(&remoteBackend{b: cfg.backend})
+		r.cur.Store(newRemoteBackend(cfg.backend))
 		r.connected.Store(true)
 	case cfg.redis.client != nil:
 		if cfg.redis.caFile != "" {
 			return invalidf("WithRedisCAFile", "a client given by WithRedisClient carries its own TLS configuration")
 		}
-		rb, err := newRedisBackend(cfg.redis.client, !cfg.redis.noCache, cfg.clock)
+		rb, err := newRedisBackend(cfg.redis.client, !cfg.redis.noCache, cfg.clock, nil)
 		if err != nil {
 			return fmt.Errorf("ginlimit: WithRedisClient: %w", err)
 		}

@@ -141,19 +141,30 @@ func (r *redisConfig) dialer(clock func() time.Time) (func() (*remoteBackend, er
 		return nil, err
 	}
 	return func() (*remoteBackend, error) {
-		client, err := rueidis.NewClient(opt)
-		cache := !opt.DisableCache
+		// The tracker hears the client's invalidations, so that the Store
+		// checks the keys it watches in memory alone.
+		tracker := redis.NewTracker()
+		o := opt
+		if callers := opt.OnInvalidations; callers != nil {
+			o.OnInvalidations = func(keys []rueidis.RedisMessage) {
+				tracker.Invalidated(keys)
+				callers(keys)
+			}
+		} else {
+			o.OnInvalidations = tracker.Invalidated
+		}
+		client, err := rueidis.NewClient(o)
+		cache := !o.DisableCache
 		if errors.Is(err, rueidis.ErrNoCache) && cache {
 			// The server refuses CLIENT TRACKING or RESP3: decide in the
 			// script alone.
-			o := opt
-			o.DisableCache, cache = true, false
+			o.DisableCache, cache, tracker = true, false, nil
 			client, err = rueidis.NewClient(o)
 		}
 		if err != nil {
 			return nil, err
 		}
-		rb, err := newRedisBackend(client, cache, clock)
+		rb, err := newRedisBackend(client, cache, clock, tracker)
 		if err != nil {
 			client.Close()
 			return nil, err
@@ -199,16 +210,23 @@ func (r *redisConfig) clientOption() (rueidis.ClientOption, error) {
 	return opt, nil
 }
 
-func newRedisBackend(client rueidis.Client, cache bool, clock func() time.Time) (*remoteBackend, error) {
+// newRedisBackend returns a Store over client. tracker, if not nil, hears
+// the client's invalidations.
+func newRedisBackend(client rueidis.Client, cache bool, clock func() time.Time, tracker *redis.Tracker) (*remoteBackend, error) {
 	opts := []redis.Option{redis.WithClientCache(cache)}
 	if clock != nil {
 		opts = append(opts, redis.WithClock(clock))
+	}
+	if tracker != nil {
+		opts = append(opts, redis.WithTracker(tracker))
 	}
 	store, err := redis.New(client, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &remoteBackend{b: store, cache: cache, close: func() { store.Close() }}, nil
+	rb := newRemoteBackend(store)
+	rb.cache, rb.close = cache, func() { store.Close() }
+	return rb, nil
 }
 
 // addr returns where Redis is, for logs and health, without credentials.

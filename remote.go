@@ -49,8 +49,15 @@ type remote struct {
 // remoteBackend is a connected shared backend.
 type remoteBackend struct {
 	b     backend.Backend
-	cache bool   // denied keys are watched through client-side caching
-	close func() // releases what ginlimit built; nil for the caller's
+	local backend.LocalDecider // b, when it can decide without I/O
+	cache bool                 // denied keys are watched through client-side caching
+	close func()               // releases what ginlimit built; nil for the caller's
+}
+
+func newRemoteBackend(b backend.Backend) *remoteBackend {
+	rb := &remoteBackend{b: b}
+	rb.local, _ = b.(backend.LocalDecider)
+	return rb
 }
 
 // healthCacheFor is how long a health ping's result is reused.
@@ -133,6 +140,11 @@ func (r *remote) allow(ctx context.Context, key string, p backend.Policy, cost i
 }
 
 func (r *remote) call(ctx context.Context, cur *remoteBackend, key string, p backend.Policy, cost int64) (backend.Result, error) {
+	if cur.local != nil {
+		if res, ok := cur.local.AllowLocal(key, p, cost); ok {
+			return res, nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	return cur.b.Allow(ctx, key, p, cost)

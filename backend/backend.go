@@ -46,7 +46,8 @@ var (
 // the caller then decides what to do with the request.
 //
 // Implementations must be safe for concurrent use. Optional capabilities are
-// separate interfaces (Pinger, Closer, Namer) found by type assertion.
+// separate interfaces (Pinger, Closer, Namer, LocalDecider) found by type
+// assertion.
 type Backend interface {
 	Allow(ctx context.Context, key string, p Policy, cost int64) (Result, error)
 }
@@ -60,6 +61,15 @@ type Pinger interface {
 // connections). Close must be idempotent.
 type Closer interface {
 	Close() error
+}
+
+// LocalDecider is implemented by backends that can decide some requests
+// without I/O, such as a shared store that remembers a client's denial until
+// it ends. AllowLocal returns such a decision and true, or false when Allow
+// must decide; a decision it returns is one Allow would have returned. Callers
+// ask it first, before they set up the deadline Allow needs.
+type LocalDecider interface {
+	AllowLocal(key string, p Policy, cost int64) (Result, bool)
 }
 
 // Namer is implemented by backends that report a short name, such as "memory"

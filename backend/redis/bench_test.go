@@ -80,11 +80,17 @@ func BenchmarkAllowAdmitted(b *testing.B) {
 func BenchmarkAllowDenied(b *testing.B) {
 	srv := redistest.Start(b)
 	for _, mode := range []struct {
-		name  string
-		cache bool
-	}{{"client-cache", true}, {"script-only", false}} {
+		name     string
+		newStore func(b *testing.B) *redis.Store
+	}{
+		{"client-cache", func(b *testing.B) *redis.Store { return newStore(b, newClient(b, srv.URL(), true)) }},
+		{"client-cache-tracker", func(b *testing.B) *redis.Store { return newTrackedStore(b, srv.URL()) }},
+		{"script-only", func(b *testing.B) *redis.Store {
+			return newStore(b, newClient(b, srv.URL(), false), redis.WithClientCache(false))
+		}},
+	} {
 		b.Run(mode.name, func(b *testing.B) {
-			s := newStore(b, newClient(b, srv.URL(), mode.cache), redis.WithClientCache(mode.cache))
+			s := mode.newStore(b)
 			p := policy(b, backend.FixedWindow, "10/hour")
 			ctx := context.Background()
 			for range 10 {

@@ -55,6 +55,8 @@ var (
 	_ backend.Pinger  = (*Store)(nil)
 	_ backend.Closer  = (*Store)(nil)
 	_ backend.Namer   = (*Store)(nil)
+
+	_ backend.LocalDecider = (*Store)(nil)
 )
 
 // An Option configures a Store.
@@ -64,6 +66,7 @@ type config struct {
 	cache      bool
 	maxWatched int
 	now        func() time.Time
+	tracker    *Tracker
 }
 
 // WithClientCache turns the watching of denied keys through client-side
@@ -86,6 +89,20 @@ func WithMaxWatched(n int) Option {
 			return fmt.Errorf("redis: WithMaxWatched(%d): the bound must be at least 1", n)
 		}
 		c.maxWatched = n
+		return nil
+	}
+}
+
+// WithTracker makes the Store learn of changes to the keys it watches from t,
+// which receives the client's invalidations (see Tracker), instead of
+// reading each watched key through the client's cache at every check. A
+// watched key is then denied in memory alone, and AllowLocal can decide it.
+func WithTracker(t *Tracker) Option {
+	return func(c *config) error {
+		if t == nil {
+			return errors.New("redis: WithTracker(nil): the tracker is nil")
+		}
+		c.tracker = t
 		return nil
 	}
 }
@@ -116,7 +133,10 @@ func New(client rueidis.Client, opts ...Option) (*Store, error) {
 	}
 	s := &Store{client: client, now: cfg.now}
 	if cfg.cache {
-		s.watch = newWatchList(client, cfg.maxWatched)
+		s.watch = newWatchList(client, cfg.maxWatched, cfg.tracker != nil)
+		if cfg.tracker != nil && !cfg.tracker.list.CompareAndSwap(nil, s.watch) {
+			return nil, errors.New("redis: WithTracker: the tracker serves another Store")
+		}
 	}
 	return s, nil
 }
@@ -181,6 +201,17 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 		s.watch.add(ctx, rkey, p, cost, sent, r, version)
 	}
 	return r, nil
+}
+
+// AllowLocal decides, without I/O, a request that a watched denial still
+// covers, and reports true; otherwise it reports false and Allow must decide.
+// It decides only with a Tracker (WithTracker): without one, a check of a
+// watched key reads the client's cache, which may need a round trip.
+func (s *Store) AllowLocal(key string, p backend.Policy, cost int64) (backend.Result, bool) {
+	if s.watch == nil || !s.watch.tracked || cost <= 0 || s.closed.Load() {
+		return backend.Result{}, false
+	}
+	return s.watch.denyLocal(Key(key, p), cost, s.localNow())
 }
 
 // parseReply reads decide.lua's reply.

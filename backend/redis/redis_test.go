@@ -40,6 +40,33 @@ func newClient(t testing.TB, url string, cache bool) rueidis.Client {
 	return c
 }
 
+// newTrackedStore returns a Store with client-side caching over a client of
+// its own, whose invalidations a Tracker carries to the Store.
+func newTrackedStore(t testing.TB, url string, opts ...redis.Option) *redis.Store {
+	t.Helper()
+	tracker := redis.NewTracker()
+	opt, err := rueidis.ParseURL(url)
+	require.NoError(t, err)
+	opt.DisableCache, opt.DisableRetry = false, true
+	opt.OnInvalidations = tracker.Invalidated
+	c, err := rueidis.NewClient(opt)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return newStore(t, c, append(opts, redis.WithTracker(tracker))...)
+}
+
+// cachingModes are the two ways a Store with client-side caching learns that
+// a watched key changed.
+var cachingModes = []struct {
+	name     string
+	newStore func(t testing.TB, url string, opts ...redis.Option) *redis.Store
+}{
+	{"read-through-cache", func(t testing.TB, url string, opts ...redis.Option) *redis.Store {
+		return newStore(t, newClient(t, url, true), opts...)
+	}},
+	{"tracker", newTrackedStore},
+}
+
 // newStore returns a Store over client, closed when t ends.
 func newStore(t testing.TB, client rueidis.Client, opts ...redis.Option) *redis.Store {
 	t.Helper()
@@ -71,6 +98,11 @@ func TestConformance(t *testing.T) {
 	t.Run("client-cache", func(t *testing.T) {
 		backendtest.Run(t, func(t *testing.T, now func() time.Time) backend.Backend {
 			return newStore(t, cached, redis.WithClock(now))
+		})
+	})
+	t.Run("client-cache-tracker", func(t *testing.T) {
+		backendtest.Run(t, func(t *testing.T, now func() time.Time) backend.Backend {
+			return newTrackedStore(t, srv.URL(), redis.WithClock(now))
 		})
 	})
 	t.Run("script-only", func(t *testing.T) {
@@ -207,55 +239,119 @@ func flood(t *testing.T, s *redis.Store, key string, p backend.Policy, n int) in
 
 func TestDeniedKeyIsServedFromCache(t *testing.T) {
 	srv := redistest.Start(t)
-	s := newStore(t, newClient(t, srv.URL(), true))
-	require.True(t, s.ClientCache())
-	p := policy(t, backend.FixedWindow, "3/minute")
-	require.EqualValues(t, 3, flood(t, s, "over", p, 8))
+	for _, mode := range cachingModes {
+		t.Run(mode.name, func(t *testing.T) {
+			s := mode.newStore(t, srv.URL())
+			require.True(t, s.ClientCache())
+			p := policy(t, backend.FixedWindow, "3/minute")
+			key := "over-" + mode.name
+			require.EqualValues(t, 3, flood(t, s, key, p, 8))
 
-	srv.ResetStats(t)
-	const n = 2000
-	require.Zero(t, flood(t, s, "over", p, n))
-	sent := decisions(srv.CommandCalls(t))
-	assert.LessOrEqual(t, sent, int64(n/20), "commands for %d denied requests: want at most 5%%", n)
+			srv.ResetStats(t)
+			const n = 2000
+			require.Zero(t, flood(t, s, key, p, n))
+			sent := decisions(srv.CommandCalls(t))
+			assert.LessOrEqual(t, sent, int64(n/20), "commands for %d denied requests: want at most 5%%", n)
+		})
+	}
 }
 
 func TestExpiredWindowAdmitsAgain(t *testing.T) {
 	srv := redistest.Start(t)
-	s := newStore(t, newClient(t, srv.URL(), true))
-	p := policy(t, backend.FixedWindow, "2/second")
-	ctx := context.Background()
-	require.EqualValues(t, 2, flood(t, s, "k", p, 16))
-	r, err := s.Allow(ctx, "k", p, 1)
-	require.NoError(t, err)
-	require.False(t, r.Allowed)
-	time.Sleep(r.RetryAfter + 10*time.Millisecond)
-	r, err = s.Allow(ctx, "k", p, 1)
-	require.NoError(t, err)
-	assert.True(t, r.Allowed, "after the window ended")
+	for _, mode := range cachingModes {
+		t.Run(mode.name, func(t *testing.T) {
+			s := mode.newStore(t, srv.URL())
+			p := policy(t, backend.FixedWindow, "2/second")
+			ctx := context.Background()
+			require.EqualValues(t, 2, flood(t, s, mode.name, p, 16))
+			r, err := s.Allow(ctx, mode.name, p, 1)
+			require.NoError(t, err)
+			require.False(t, r.Allowed)
+			time.Sleep(r.RetryAfter + 10*time.Millisecond)
+			r, err = s.Allow(ctx, mode.name, p, 1)
+			require.NoError(t, err)
+			assert.True(t, r.Allowed, "after the window ended")
+		})
+	}
 }
 
 // TestAdminDeleteAdmitsAgain checks that deleting a watched key in Redis
 // reaches the instance that watches it, and also an instance that does not.
 func TestAdminDeleteAdmitsAgain(t *testing.T) {
 	srv := redistest.Start(t)
-	a := newStore(t, newClient(t, srv.URL(), true))
-	b := newStore(t, newClient(t, srv.URL(), true))
-	p := policy(t, backend.FixedWindow, "5/hour")
-	require.EqualValues(t, 5, flood(t, a, "k", p, 16))
-	require.Zero(t, flood(t, b, "k", p, 16), "the second instance sees the first's count")
+	for _, mode := range cachingModes {
+		t.Run(mode.name, func(t *testing.T) {
+			a := mode.newStore(t, srv.URL())
+			b := mode.newStore(t, srv.URL())
+			p := policy(t, backend.FixedWindow, "5/hour")
+			key := "del-" + mode.name
+			require.EqualValues(t, 5, flood(t, a, key, p, 16))
+			require.Zero(t, flood(t, b, key, p, 16), "the second instance sees the first's count")
 
-	srv.ResetStats(t)
-	require.Zero(t, flood(t, a, "k", p, 400))
-	require.Zero(t, flood(t, b, "k", p, 400))
-	assert.LessOrEqual(t, decisions(srv.CommandCalls(t)), int64(40), "both instances deny locally")
+			srv.ResetStats(t)
+			require.Zero(t, flood(t, a, key, p, 400))
+			require.Zero(t, flood(t, b, key, p, 400))
+			assert.LessOrEqual(t, decisions(srv.CommandCalls(t)), int64(40), "both instances deny locally")
 
-	do(t, srv, "DEL", redis.Key("k", p))
-	for _, s := range []*redis.Store{a, b} {
-		require.Eventually(t, func() bool {
-			r, err := s.Allow(context.Background(), "k", p, 1)
-			return err == nil && r.Allowed
-		}, 2*time.Second, 5*time.Millisecond, "admitted again after DEL")
+			do(t, srv, "DEL", redis.Key(key, p))
+			for _, s := range []*redis.Store{a, b} {
+				require.Eventually(t, func() bool {
+					r, err := s.Allow(context.Background(), key, p, 1)
+					return err == nil && r.Allowed
+				}, 2*time.Second, 5*time.Millisecond, "admitted again after DEL")
+			}
+		})
 	}
+}
+
+// TestAllowLocal checks that a Store with a Tracker decides a watched
+// denial without I/O, with the Result Allow gives, and stops once the key
+// changes; a Store without one never decides locally.
+func TestAllowLocal(t *testing.T) {
+	srv := redistest.Start(t)
+	p := policy(t, backend.FixedWindow, "1/hour")
+	ctx := context.Background()
+
+	polled := newStore(t, newClient(t, srv.URL(), true))
+	tracked := newTrackedStore(t, srv.URL())
+	for _, s := range []*redis.Store{polled, tracked} {
+		_, ok := s.AllowLocal("local", p, 1)
+		assert.False(t, ok, "nothing watched yet")
+	}
+	r, err := tracked.Allow(ctx, "local", p, 1)
+	require.NoError(t, err)
+	require.True(t, r.Allowed)
+	denied, err := tracked.Allow(ctx, "local", p, 1)
+	require.NoError(t, err)
+	require.False(t, denied.Allowed)
+	_, err = polled.Allow(ctx, "local", p, 1)
+	require.NoError(t, err)
+
+	local, ok := tracked.AllowLocal("local", p, 1)
+	require.True(t, ok, "the denial is watched")
+	assert.False(t, local.Allowed)
+	assert.InDelta(t, float64(denied.RetryAfter), float64(local.RetryAfter), float64(time.Second))
+	_, ok = tracked.AllowLocal("local", p, 2)
+	assert.False(t, ok, "another cost is the server's to decide")
+	_, ok = polled.AllowLocal("local", p, 1)
+	assert.False(t, ok, "without a Tracker a check may need a round trip")
+
+	do(t, srv, "DEL", redis.Key("local", p))
+	require.Eventually(t, func() bool {
+		_, ok := tracked.AllowLocal("local", p, 1)
+		return !ok
+	}, 2*time.Second, time.Millisecond, "the invalidation drops the watch")
+}
+
+func TestTrackerServesOneStore(t *testing.T) {
+	srv := redistest.Start(t)
+	client := newClient(t, srv.URL(), true)
+	tracker := redis.NewTracker()
+	newStore(t, client, redis.WithTracker(tracker))
+	_, err := redis.New(client, redis.WithTracker(tracker))
+	assert.EqualError(t, err, "redis: WithTracker: the tracker serves another Store")
+	_, err = redis.New(client, redis.WithTracker(nil))
+	assert.EqualError(t, err, "redis: WithTracker(nil): the tracker is nil")
 }
 
 // TestScriptOnly runs on a user that may not use CLIENT commands, as on

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -13,16 +14,23 @@ import (
 // watchList holds the denied keys a Store watches. A watch says: the request
 // of this cost was denied, with this Result, when the hash was at this
 // version; until the denial's RetryAfter has passed, the same request is
-// denied again as long as the hash is still at that version. The version is
-// read through the client-side cache, which the server invalidates when the
-// hash changes (an admission elsewhere, an admin DEL) or expires, so checking
-// it costs no round trip while nothing changed.
+// denied again as long as the hash is still at that version.
+//
+// The version is read once through the client-side cache, which asks the
+// server to track the key: the server then sends an invalidation when the
+// hash changes (an admission elsewhere, an admin DEL) or expires. With a
+// Tracker, the invalidations reach the list directly and drop the watch, so
+// a watched key is checked in memory alone. Without one, each check reads
+// the version through the cache again, which costs no round trip while
+// nothing changed.
 type watchList struct {
-	client rueidis.Client
-	max    int
+	client  rueidis.Client
+	max     int
+	tracked bool // a Tracker delivers the client's invalidations
 
 	mu      sync.Mutex
 	watched map[string]*watch
+	seq     uint64 // invalidations delivered, to spot one during add
 }
 
 type watch struct {
@@ -35,25 +43,48 @@ type watch struct {
 	read    rueidis.Cacheable // HGET <key> v, pinned for reuse
 }
 
-func newWatchList(client rueidis.Client, max int) *watchList {
-	return &watchList{client: client, max: max, watched: make(map[string]*watch)}
+func newWatchList(client rueidis.Client, max int, tracked bool) *watchList {
+	return &watchList{client: client, max: max, tracked: tracked, watched: make(map[string]*watch)}
+}
+
+// lookup returns the watch on rkey that still denies cost at now, if any.
+func (wl *watchList) lookup(rkey string, cost int64, now time.Time) *watch {
+	wl.mu.Lock()
+	w := wl.watched[rkey]
+	wl.mu.Unlock()
+	if w == nil || cost != w.cost {
+		return nil
+	}
+	if !now.Before(w.until) {
+		wl.drop(rkey, w)
+		return nil
+	}
+	return w
+}
+
+// denyLocal returns the Result of a request still denied by a watch on rkey,
+// and true, when a Tracker keeps the watches current; or false.
+func (wl *watchList) denyLocal(rkey string, cost int64, now time.Time) (backend.Result, bool) {
+	if !wl.tracked {
+		return backend.Result{}, false
+	}
+	if w := wl.lookup(rkey, cost, now); w != nil {
+		return w.at(now), true
+	}
+	return backend.Result{}, false
 }
 
 // deny returns the Result of a request still denied by a watch on rkey, and
 // true; or false when the request must be decided by the server.
 func (wl *watchList) deny(ctx context.Context, rkey string, cost int64, now time.Time) (backend.Result, bool) {
-	wl.mu.Lock()
-	w := wl.watched[rkey]
-	wl.mu.Unlock()
-	if w == nil || cost != w.cost {
+	if wl.tracked {
+		return wl.denyLocal(rkey, cost, now)
+	}
+	w := wl.lookup(rkey, cost, now)
+	if w == nil {
 		return backend.Result{}, false
 	}
-	left := w.until.Sub(now)
-	if left <= 0 {
-		wl.drop(rkey, w)
-		return backend.Result{}, false
-	}
-	v, err := wl.client.DoCache(ctx, w.read, left).AsInt64()
+	v, err := wl.client.DoCache(ctx, w.read, w.until.Sub(now)).AsInt64()
 	if err != nil || v != w.version {
 		wl.drop(rkey, w)
 		return backend.Result{}, false
@@ -102,12 +133,20 @@ func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cos
 		result:  r,
 		read:    wl.client.B().Hget().Key(rkey).Field("v").Cache().Pin(),
 	}
+	wl.mu.Lock()
+	seq := wl.seq
+	wl.mu.Unlock()
 	v, err := wl.client.DoCache(ctx, w.read, r.RetryAfter).AsInt64()
 	if err != nil || v != version {
 		return
 	}
 	wl.mu.Lock()
 	defer wl.mu.Unlock()
+	if wl.tracked && wl.seq != seq {
+		// An invalidation came while the version was read, perhaps for this
+		// key: the watch could miss it. The next denial tries again.
+		return
+	}
 	if _, ok := wl.watched[rkey]; !ok && len(wl.watched) >= wl.max {
 		wl.evictLocked(sent)
 	}
@@ -156,4 +195,54 @@ func (wl *watchList) len() int {
 	wl.mu.Lock()
 	defer wl.mu.Unlock()
 	return len(wl.watched)
+}
+
+// invalidated drops the watches on keys, or every watch when keys is nil
+// (the server flushed, or the connection closed: tracking starts over).
+func (wl *watchList) invalidated(keys []string, all bool) {
+	wl.mu.Lock()
+	defer wl.mu.Unlock()
+	wl.seq++
+	if all {
+		clear(wl.watched)
+		return
+	}
+	for _, k := range keys {
+		delete(wl.watched, k)
+	}
+}
+
+// Tracker carries a client's invalidation messages to the Store that
+// watches denied keys through that client, so that the Store checks a
+// watched key in memory alone, without a call to the client. Build one
+// before the client: set the client's ClientOption.OnInvalidations to its
+// Invalidated method, then give it to New with WithTracker.
+type Tracker struct {
+	list atomic.Pointer[watchList]
+}
+
+// NewTracker returns a Tracker for one client and one Store.
+func NewTracker() *Tracker { return &Tracker{} }
+
+// Invalidated receives the client's invalidations. A nil slice means that
+// every key is invalid: the server flushed, or the connection closed.
+func (t *Tracker) Invalidated(keys []rueidis.RedisMessage) {
+	wl := t.list.Load()
+	if wl == nil {
+		return
+	}
+	if keys == nil {
+		wl.invalidated(nil, true)
+		return
+	}
+	names := make([]string, len(keys))
+	for i := range keys {
+		k, err := keys[i].ToString()
+		if err != nil { // not a key name: take every key as changed
+			wl.invalidated(nil, true)
+			return
+		}
+		names[i] = k
+	}
+	wl.invalidated(names, false)
 }
