@@ -2,7 +2,7 @@
 // keep its counters: the Backend interface, the Limit and Policy a decision is
 // made against, and the Result it returns.
 //
-// Implementations live in sub-packages (backend/memory, later backend/redis)
+// Implementations live in sub-packages (backend/memory, backend/redis)
 // and import only this package, so importing the contract never pulls in a
 // store's dependencies. Every implementation must pass the conformance suite in
 // backend/backendtest.
