@@ -208,7 +208,7 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 // It decides only with a Tracker (WithTracker): without one, a check of a
 // watched key reads the client's cache, which may need a round trip.
 func (s *Store) AllowLocal(key string, p backend.Policy, cost int64) (backend.Result, bool) {
-	if s.watch == nil || !s.watch.tracked || cost <= 0 || s.closed.Load() {
+	if s.watch == nil || !s.watch.tracked || cost <= 0 || s.watch.len() == 0 || s.closed.Load() {
 		return backend.Result{}, false
 	}
 	return s.watch.denyLocal(Key(key, p), cost, s.localNow())

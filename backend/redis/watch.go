@@ -30,7 +30,8 @@ type watchList struct {
 
 	mu      sync.Mutex
 	watched map[string]*watch
-	seq     uint64 // invalidations delivered, to spot one during add
+	seq     uint64       // invalidations delivered, to spot one during add
+	size    atomic.Int64 // len(watched), read without the lock
 }
 
 type watch struct {
@@ -151,6 +152,7 @@ func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cos
 		wl.evictLocked(sent)
 	}
 	wl.watched[rkey] = w
+	wl.size.Store(int64(len(wl.watched)))
 }
 
 // evictLocked makes room for one watch: it drops the expired watches among
@@ -180,6 +182,7 @@ func (wl *watchList) drop(rkey string, w *watch) {
 	wl.mu.Lock()
 	if wl.watched[rkey] == w {
 		delete(wl.watched, rkey)
+		wl.size.Store(int64(len(wl.watched)))
 	}
 	wl.mu.Unlock()
 }
@@ -187,15 +190,12 @@ func (wl *watchList) drop(rkey string, w *watch) {
 func (wl *watchList) clear() {
 	wl.mu.Lock()
 	clear(wl.watched)
+	wl.size.Store(0)
 	wl.mu.Unlock()
 }
 
 // len returns the number of watched keys.
-func (wl *watchList) len() int {
-	wl.mu.Lock()
-	defer wl.mu.Unlock()
-	return len(wl.watched)
-}
+func (wl *watchList) len() int { return int(wl.size.Load()) }
 
 // invalidated drops the watches on keys, or every watch when keys is nil
 // (the server flushed, or the connection closed: tracking starts over).
@@ -205,11 +205,11 @@ func (wl *watchList) invalidated(keys []string, all bool) {
 	wl.seq++
 	if all {
 		clear(wl.watched)
-		return
 	}
 	for _, k := range keys {
 		delete(wl.watched, k)
 	}
+	wl.size.Store(int64(len(wl.watched)))
 }
 
 // Tracker carries a client's invalidation messages to the Store that
