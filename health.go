@@ -89,7 +89,7 @@ func (l *Limiter) Status() Status {
 		}
 		if healthy {
 			s.Backend = r.name
-			s.ClientCache = s.RedisConnected && r.cur.Load().cache
+			s.ClientCache = s.RedisConnected && r.cur.Load().clientCache()
 		} else {
 			since := st.since
 			s.DegradedSince = &since

@@ -82,8 +82,9 @@ func WithRedisOptions(opt rueidis.ClientOption) Option {
 
 // WithRedisClient makes the Limiter count in Redis through client, which the
 // caller owns and closes after the Limiter. Build it with DisableRetry and a
-// short Dialer.Timeout, as WithRedisOptions does; if it was built with
-// DisableCache, also give WithRedisClientCache(false).
+// short Dialer.Timeout, as WithRedisOptions does. A client without a cache
+// (DisableCache, or RESP2) is found out at the first denial, and denied keys
+// are then not watched.
 func WithRedisClient(client rueidis.Client) Option {
 	return limiterOption("WithRedisClient", func(c *config) error {
 		if client == nil {
@@ -225,7 +226,7 @@ func newRedisBackend(client rueidis.Client, cache bool, clock func() time.Time, 
 		return nil, err
 	}
 	rb := newRemoteBackend(store)
-	rb.cache, rb.close = cache, func() { store.Close() }
+	rb.close = func() { store.Close() }
 	return rb, nil
 }
 

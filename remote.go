@@ -50,8 +50,14 @@ type remote struct {
 type remoteBackend struct {
 	b     backend.Backend
 	local backend.LocalDecider // b, when it can decide without I/O
-	cache bool                 // denied keys are watched through client-side caching
 	close func()               // releases what ginlimit built; nil for the caller's
+}
+
+// clientCache reports whether the backend turns clients over their limit
+// away without a round trip (see redis.Store.ClientCache).
+func (rb *remoteBackend) clientCache() bool {
+	c, ok := rb.b.(interface{ ClientCache() bool })
+	return ok && c.ClientCache()
 }
 
 func newRemoteBackend(b backend.Backend) *remoteBackend {
@@ -238,7 +244,7 @@ func (r *remote) probed(err error) {
 			r.onFallback(false)
 		}
 	} else if first && r.dial != nil {
-		r.logger.Info("ginlimit: connected to Redis", "addr", r.addr, "client_cache", r.cur.Load().cache)
+		r.logger.Info("ginlimit: connected to Redis", "addr", r.addr, "client_cache", r.cur.Load().clientCache())
 	}
 }
 

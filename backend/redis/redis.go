@@ -250,8 +250,10 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Name() string { return "redis" }
 
 // ClientCache reports whether denied keys are watched through client-side
-// caching.
-func (s *Store) ClientCache() bool { return s.watch != nil }
+// caching: WithClientCache is on, and the client was not found to lack a
+// cache (a client built with DisableCache, or speaking RESP2, is found out
+// at the first denial).
+func (s *Store) ClientCache() bool { return s.watch != nil && !s.watch.off.Load() }
 
 // Watched returns the number of denied keys watched now.
 func (s *Store) Watched() int {

@@ -413,3 +413,22 @@ func TestWatchedKeysAreBounded(t *testing.T) {
 	_, err := redis.New(newClient(t, srv.URL(), true), redis.WithMaxWatched(0))
 	assert.EqualError(t, err, "redis: WithMaxWatched(0): the bound must be at least 1")
 }
+
+// TestClientWithoutCacheIsFoundOut gives the Store a client built without a
+// cache, as a caller may: the first denial finds it out, and from then on
+// nothing is watched, so each denial costs the one script run and no more.
+func TestClientWithoutCacheIsFoundOut(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, newClient(t, srv.URL(), false))
+	require.True(t, s.ClientCache(), "not known before a denial")
+	p := policy(t, backend.FixedWindow, "1/hour")
+	require.EqualValues(t, 1, flood(t, s, "k", p, 8))
+	assert.False(t, s.ClientCache())
+	assert.Zero(t, s.Watched())
+
+	srv.ResetStats(t)
+	require.Zero(t, flood(t, s, "k", p, 80))
+	calls := srv.CommandCalls(t)
+	assert.Equal(t, int64(80), calls["evalsha"]+calls["eval"])
+	assert.Zero(t, calls["hget"])
+}

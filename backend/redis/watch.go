@@ -26,7 +26,9 @@ import (
 type watchList struct {
 	client  rueidis.Client
 	max     int
-	tracked bool // a Tracker delivers the client's invalidations
+	tracked bool        // a Tracker delivers the client's invalidations
+	checked atomic.Bool // the client's cache was seen to answer locally
+	off     atomic.Bool // the client has no cache: nothing is watched
 
 	mu      sync.Mutex
 	watched map[string]*watch
@@ -122,7 +124,7 @@ func (w *watch) at(now time.Time) backend.Result {
 // through the cache, which also asks the server to track the key; the watch
 // is kept only if the hash is still the one the denial saw.
 func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cost int64, sent time.Time, r backend.Result, version int64) {
-	if r.RetryAfter <= 0 {
+	if r.RetryAfter <= 0 || wl.off.Load() {
 		return
 	}
 	w := &watch{
@@ -141,6 +143,9 @@ func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cos
 	if err != nil || v != version {
 		return
 	}
+	if !wl.checked.Load() && !wl.checkCache(ctx, w.read, r.RetryAfter) {
+		return
+	}
 	wl.mu.Lock()
 	defer wl.mu.Unlock()
 	if wl.tracked && wl.seq != seq {
@@ -153,6 +158,24 @@ func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cos
 	}
 	wl.watched[rkey] = w
 	wl.size.Store(int64(len(wl.watched)))
+}
+
+// checkCache reads cmd through the client's cache a second time, once, to
+// find out whether the client caches at all: a client built with
+// DisableCache, or speaking RESP2, sends every cached read to the server,
+// and watching keys through it would cost a round trip per denied request.
+// Such a client turns watching off for good.
+func (wl *watchList) checkCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) bool {
+	res := wl.client.DoCache(ctx, cmd, ttl)
+	if res.Error() != nil {
+		return false // try again at the next denial
+	}
+	if !res.IsCacheHit() {
+		wl.off.Store(true)
+		return false
+	}
+	wl.checked.Store(true)
+	return true
 }
 
 // evictLocked makes room for one watch: it drops the expired watches among
