@@ -209,3 +209,24 @@ func TestRedisOutOfMemory(t *testing.T) {
 	}, 15*time.Second, 20*time.Millisecond, "decisions return to Redis")
 	load.finish(t)
 }
+
+// TestRedisFrozenAtBoot starts a Limiter whose Redis accepts connections but
+// never answers: it is built at once, requests are decided in memory without
+// waiting on the connection attempts, and it moves to Redis once the server
+// answers.
+func TestRedisFrozenAtBoot(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Freeze(t)
+	var logs logBuffer
+	var hook hookRecorder
+	l, r := faultLimiter(t, srv, false, &logs, &hook)
+	load := startLoad(r)
+
+	require.Eventually(t, func() bool { return l.Status().LastError != "" }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, "memory", l.Status().Backend)
+
+	srv.Thaw(t)
+	waitBackend(t, l, r, "redis")
+	load.finish(t)
+	requireTransitions(t, &logs, &hook)
+}
