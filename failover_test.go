@@ -277,3 +277,18 @@ func callerClient(t *testing.T) rueidis.Client {
 	t.Cleanup(c.Close)
 	return c
 }
+
+// TestHealthDoesNotCloseBreakerOfUnpingableBackend checks that health checks
+// leave a backend that cannot be pinged to be probed by a request: only a
+// request that succeeds closes its breaker.
+func TestHealthDoesNotCloseBreakerOfUnpingableBackend(t *testing.T) {
+	b := &recordingBackend{err: errors.New("down")}
+	l, _ := newLimiter(t, ginlimit.WithBackend(b))
+	r := newRouter(l)
+	serve(r, request{})
+	time.Sleep(300 * time.Millisecond) // past the first backoff
+	for range 5 {
+		assert.Equal(t, "open", l.Status().Breaker)
+	}
+	assert.Equal(t, "down", l.Status().LastError)
+}

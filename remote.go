@@ -130,7 +130,7 @@ func (r *remote) allow(ctx context.Context, key string, p backend.Policy, cost i
 			r.maybeProbe(now)
 			return backend.Result{}, false, nil
 		}
-		// A backend that cannot be pinged is probed by one request.
+		// A backend that cannot be pinged is probed by this request.
 		if !r.breaker.probeDue(now) {
 			return backend.Result{}, false, nil
 		}
@@ -196,8 +196,12 @@ func (r *remote) announce(err error) {
 	}
 }
 
-// maybeProbe starts a probe if one is due.
+// maybeProbe starts a probe if one is due. A backend that cannot be pinged
+// is probed by a request instead (see allow).
 func (r *remote) maybeProbe(now time.Time) {
+	if cur := r.cur.Load(); cur != nil && !isPinger(cur.b) {
+		return
+	}
 	if r.breaker.probeDue(now) && !r.spawn(r.probe) {
 		r.breaker.probed(now, "closed")
 	}
