@@ -3,6 +3,7 @@ package redis
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ginlimit/ginlimit/backend"
 )
@@ -34,15 +35,16 @@ func Key(key string, p backend.Policy) string {
 	}
 	b.WriteString("}:")
 	b.WriteByte(strategyLetter(p.Strategy))
+	var num [20]byte
 	for i, l := range p.Limits {
 		if i == 0 {
 			b.WriteByte(':')
 		} else {
 			b.WriteByte(',')
 		}
-		b.WriteString(strconv.FormatInt(l.Count, 10))
+		b.Write(strconv.AppendInt(num[:0], l.Count, 10))
 		b.WriteByte('/')
-		b.WriteString(strconv.FormatInt(int64(l.Period.Seconds()), 10))
+		b.Write(strconv.AppendInt(num[:0], int64(l.Period/time.Second), 10))
 	}
 	return b.String()
 }

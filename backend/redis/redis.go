@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -187,7 +188,8 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 		args[2] = strconv.FormatInt(sent.UnixMicro(), 10)
 	}
 	for _, l := range p.Limits {
-		args = append(args, strconv.FormatInt(l.Count, 10), strconv.FormatInt(l.Period.Microseconds(), 10))
+		a := limitArgs(l)
+		args = append(args, a[0], a[1])
 	}
 	reply, err := decide.Exec(ctx, s.client, []string{rkey}, args).ToArray()
 	if err != nil {
@@ -212,6 +214,30 @@ func (s *Store) AllowLocal(key string, p backend.Policy, cost int64) (backend.Re
 		return backend.Result{}, false
 	}
 	return s.watch.denyLocal(Key(key, p), cost, s.localNow())
+}
+
+// limitArgsCache holds the script arguments of the limits seen, up to
+// maxCachedLimits of them: policies are the application's, so there are few.
+var (
+	limitArgsCache  sync.Map // backend.Limit -> *[2]string
+	limitArgsCached atomic.Int32
+)
+
+const maxCachedLimits = 1024
+
+// limitArgs returns a limit's count and period (microseconds) as script
+// arguments.
+func limitArgs(l backend.Limit) *[2]string {
+	if a, ok := limitArgsCache.Load(l); ok {
+		return a.(*[2]string)
+	}
+	a := &[2]string{strconv.FormatInt(l.Count, 10), strconv.FormatInt(l.Period.Microseconds(), 10)}
+	if limitArgsCached.Load() < maxCachedLimits {
+		if _, loaded := limitArgsCache.LoadOrStore(l, a); !loaded {
+			limitArgsCached.Add(1)
+		}
+	}
+	return a
 }
 
 // parseReply reads decide.lua's reply.
