@@ -2,8 +2,10 @@ package ginlimit
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -122,8 +124,10 @@ func WithRedisClientCache(on bool) Option {
 
 // WithRedisCAFile trusts the CA certificates of the PEM file at path for a
 // rediss:// connection, in place of the system's roots; Memorystore's
-// in-transit encryption needs its instance's CA. The file is read when the
-// Limiter is built.
+// in-transit encryption needs its instance's CA. The server's certificate
+// must name the host in a subject alternative name or, for a host given as an
+// IP address, in its Common Name, as Memorystore's do. The file is read when
+// the Limiter is built.
 func WithRedisCAFile(path string) Option {
 	return limiterOption("WithRedisCAFile", func(c *config) error {
 		if path == "" {
@@ -189,6 +193,14 @@ func (r *redisConfig) clientOption() (rueidis.ClientOption, error) {
 		}
 		opt.TLSConfig = opt.TLSConfig.Clone()
 		opt.TLSConfig.RootCAs = pool
+		host := opt.TLSConfig.ServerName
+		if host == "" && len(opt.InitAddress) > 0 {
+			host, _, _ = net.SplitHostPort(opt.InitAddress[0])
+		}
+		// Go's own check would refuse a certificate that names an IP address
+		// in its Common Name only, as Memorystore's do: check it here.
+		opt.TLSConfig.InsecureSkipVerify = true
+		opt.TLSConfig.VerifyConnection = verifyPrivateCA(pool, host)
 	}
 	if opt.TLSConfig != nil && opt.TLSConfig.MinVersion == 0 {
 		opt.TLSConfig = opt.TLSConfig.Clone() // the caller's stays as it was
@@ -255,6 +267,33 @@ func (r *redisConfig) mask(err error) string {
 		}
 	}
 	return text
+}
+
+// verifyPrivateCA checks a server's certificate against the CA of a
+// WithRedisCAFile: its chain must lead to pool, and it must name host in a
+// subject alternative name or, for a host given as an IP address, in its
+// Common Name. Managed services such as Memorystore sign each instance's
+// certificate with a CA of that instance, and put the instance's IP address
+// in the Common Name only, which Go's own check refuses.
+func verifyPrivateCA(pool *x509.CertPool, host string) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("redis: the server sent no certificate")
+		}
+		leaf := cs.PeerCertificates[0]
+		opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool()}
+		for _, c := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+		if _, err := leaf.Verify(opts); err != nil {
+			return err
+		}
+		err := leaf.VerifyHostname(host)
+		if err != nil && net.ParseIP(host) != nil && leaf.Subject.CommonName == host {
+			return nil
+		}
+		return err
+	}
 }
 
 // passwords returns the non-empty passwords of opt: the server's and the

@@ -1,6 +1,7 @@
 package ginlimit_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +72,26 @@ func TestRedisFromEnvTLS(t *testing.T) {
 	require.Eventually(t, func() bool { return l.Status().RedisConnected }, 10*time.Second, 10*time.Millisecond,
 		"the Limiter connects over TLS")
 	assert.Equal(t, "redis", l.Status().Backend)
+}
+
+// TestRedisTLSCommonNameOnly connects to a server whose certificate names
+// its IP address in the Common Name only, as Memorystore's certificates do:
+// with the instance's CA given, the Limiter accepts it, and still refuses a
+// certificate from another CA, or one that does not name the host.
+func TestRedisTLSCommonNameOnly(t *testing.T) {
+	_, tlsInfo := redistest.StartTLS(t, redistest.CommonNameOnly())
+	l := redisLimiter(t, tlsInfo.URL, true, ginlimit.WithRedisCAFile(tlsInfo.CAFile))
+	assert.Equal(t, "redis", l.Status().Backend)
+
+	_, other := redistest.StartTLS(t)
+	stranger := redisLimiter(t, tlsInfo.URL, false, ginlimit.WithRedisCAFile(other.CAFile))
+	require.Eventually(t, func() bool { return stranger.Status().LastError != "" }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, stranger.Status().LastError, "x509: certificate signed by unknown authority")
+	assert.Equal(t, "memory", stranger.Status().Backend)
+
+	// A Common Name stands for an IP address only: by name, it is refused.
+	byName := redisLimiter(t, strings.Replace(tlsInfo.URL, "127.0.0.1", "localhost", 1), false, ginlimit.WithRedisCAFile(tlsInfo.CAFile))
+	require.Eventually(t, func() bool { return byName.Status().LastError != "" }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, byName.Status().LastError, "x509: certificate is not valid for any names, but wanted to match localhost")
+	assert.Equal(t, "memory", byName.Status().Backend)
 }

@@ -67,6 +67,7 @@ type config struct {
 	users    []aclUser
 	args     []string             // extra redis-server arguments
 	port     func(testing.TB) int // port picker, FreePort by default
+	noSAN    bool                 // StartTLS: the address in the Common Name only
 }
 
 type aclUser struct {

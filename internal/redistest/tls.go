@@ -24,6 +24,13 @@ type TLS struct {
 	URL    string // "rediss://127.0.0.1:<Port>"
 }
 
+// CommonNameOnly makes StartTLS's server certificate name 127.0.0.1 in its
+// Common Name only, without a subject alternative name, as the certificates
+// of Google Cloud Memorystore do.
+func CommonNameOnly() Option {
+	return func(c *config) { c.noSAN = true }
+}
+
 // StartTLS starts a server that also listens with TLS on a second free port,
 // with a certificate for 127.0.0.1 (IP SAN) signed by a fresh CA; clients are
 // not asked for certificates. The plain port (Server.Addr) stays open for the
@@ -33,7 +40,11 @@ func StartTLS(t testing.TB, opts ...Option) (*Server, TLS) {
 	t.Helper()
 	Require(t)
 	dir := t.TempDir()
-	files, err := writeTLSFiles(dir)
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	files, err := writeTLSFiles(dir, cfg.noSAN)
 	if err != nil {
 		t.Fatalf("redistest: creating TLS certificates: %v", err)
 	}
@@ -79,7 +90,7 @@ type tlsFiles struct {
 
 // writeTLSFiles creates a CA and a server certificate for 127.0.0.1 signed
 // by it, and writes ca.pem, server.pem and server-key.pem into dir.
-func writeTLSFiles(dir string) (tlsFiles, error) {
+func writeTLSFiles(dir string, noSAN bool) (tlsFiles, error) {
 	files := tlsFiles{
 		ca:   filepath.Join(dir, "ca.pem"),
 		cert: filepath.Join(dir, "server.pem"),
@@ -122,6 +133,9 @@ func writeTLSFiles(dir string) (tlsFiles, error) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	if noSAN {
+		template.IPAddresses = nil
 	}
 	der, err := x509.CreateCertificate(rand.Reader, template, caCert, &key.PublicKey, caKey)
 	if err != nil {
