@@ -10,10 +10,12 @@
 //
 // With client-side caching on (the default; see WithClientCache), a denied
 // key is watched: its hash is read through the client's server-assisted cache,
-// which Redis invalidates when the hash changes or expires, and while the
-// cached copy is the one the denial saw and the denial still holds, the same
-// request is denied locally, without a round trip. A cached copy only ever
-// confirms a denial; it never admits.
+// so that Redis sends an invalidation when the hash changes or expires, and
+// while the hash is the one the denial saw and the denial still holds, the
+// same request is denied locally, without a round trip. A Tracker (see
+// WithTracker) delivers the invalidations to the Store as they arrive, so a
+// watched key is then checked in memory alone (AllowLocal). A watch only
+// ever confirms a denial; it never admits.
 //
 // The Store does not own the rueidis client, and sets no deadline of its own:
 // callers put each call under a context deadline, and build the client with
