@@ -142,27 +142,41 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 	}
 }
 
-// TestRedisDownAtBoot starts a Limiter whose Redis is not up: it is built
-// at once, decides in memory, and moves to Redis when it comes up.
-func TestRedisDownAtBoot(t *testing.T) {
-	srv := redistest.Start(t)
-	srv.Kill(t)
-	var logs logBuffer
-	var hook hookRecorder
-	l, r := faultLimiter(t, srv, false, &logs, &hook)
-	load := startLoad(r)
+// TestRedisUnavailableAtBoot starts a Limiter whose Redis is down, or
+// accepts connections but never answers: the Limiter is built at once,
+// requests are decided in memory without waiting on the connection attempts,
+// and it moves to Redis when the server answers.
+func TestRedisUnavailableAtBoot(t *testing.T) {
+	tests := []struct {
+		name       string
+		fail, mend func(*redistest.Server, testing.TB)
+		wantError  string
+	}{
+		{"down", (*redistest.Server).Kill, (*redistest.Server).Restart, "connection refused"},
+		{"frozen", (*redistest.Server).Freeze, (*redistest.Server).Thaw, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			tt.fail(srv, t)
+			var logs logBuffer
+			var hook hookRecorder
+			l, r := faultLimiter(t, srv, false, &logs, &hook)
+			load := startLoad(r)
 
-	require.Eventually(t, func() bool { return l.Status().LastError != "" }, 5*time.Second, 10*time.Millisecond)
-	st := l.Status()
-	assert.Equal(t, "memory", st.Backend)
-	assert.True(t, st.RedisConfigured)
-	assert.False(t, st.RedisConnected)
-	assert.Contains(t, st.LastError, "connection refused")
+			require.Eventually(t, func() bool { return l.Status().LastError != "" }, 10*time.Second, 10*time.Millisecond)
+			st := l.Status()
+			assert.Equal(t, "memory", st.Backend)
+			assert.True(t, st.RedisConfigured)
+			assert.False(t, st.RedisConnected)
+			assert.Contains(t, st.LastError, tt.wantError)
 
-	srv.Restart(t)
-	waitBackend(t, l, r, "redis")
-	load.finish(t)
-	requireTransitions(t, &logs, &hook)
+			tt.mend(srv, t)
+			waitBackend(t, l, r, "redis")
+			load.finish(t)
+			requireTransitions(t, &logs, &hook)
+		})
+	}
 }
 
 // TestRedisWrongTypeKey puts data of another type at a client's key: that
@@ -208,25 +222,4 @@ func TestRedisOutOfMemory(t *testing.T) {
 		return l.Status().Backend == "redis" && l.Stats().Fallback == before
 	}, 15*time.Second, 20*time.Millisecond, "decisions return to Redis")
 	load.finish(t)
-}
-
-// TestRedisFrozenAtBoot starts a Limiter whose Redis accepts connections but
-// never answers: it is built at once, requests are decided in memory without
-// waiting on the connection attempts, and it moves to Redis once the server
-// answers.
-func TestRedisFrozenAtBoot(t *testing.T) {
-	srv := redistest.Start(t)
-	srv.Freeze(t)
-	var logs logBuffer
-	var hook hookRecorder
-	l, r := faultLimiter(t, srv, false, &logs, &hook)
-	load := startLoad(r)
-
-	require.Eventually(t, func() bool { return l.Status().LastError != "" }, 10*time.Second, 10*time.Millisecond)
-	assert.Equal(t, "memory", l.Status().Backend)
-
-	srv.Thaw(t)
-	waitBackend(t, l, r, "redis")
-	load.finish(t)
-	requireTransitions(t, &logs, &hook)
 }
