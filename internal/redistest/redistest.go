@@ -141,20 +141,30 @@ func Start(t testing.TB, opts ...Option) *Server {
 	// Registered after t.TempDir, so it runs before the directory is removed.
 	t.Cleanup(s.stop)
 
-	var err error
-	for i := range startAttempts {
-		s.port = s.cfg.port(t)
-		var retry bool
-		if retry, err = s.launch(); err == nil || !retry {
-			break
-		}
-		err = fmt.Errorf("%w (port in use, attempt %d of %d)", err, i+1, startAttempts)
-	}
+	err := launchOnFreePort(t, s.cfg.port, func(port int) (bool, error) {
+		s.port = port
+		return s.launch()
+	})
 	if err != nil {
 		t.Fatalf("redistest: %v\n%s", err, s.output())
 	}
 	s.afterStart(t)
 	return s
+}
+
+// launchOnFreePort calls launch with a port from pick until it starts, or
+// fails for another reason than the port being taken meanwhile, at most
+// startAttempts times.
+func launchOnFreePort(t testing.TB, pick func(testing.TB) int, launch func(port int) (retry bool, err error)) error {
+	var err error
+	for i := range startAttempts {
+		var retry bool
+		if retry, err = launch(pick(t)); err == nil || !retry {
+			return err
+		}
+		err = fmt.Errorf("%w (port in use, attempt %d of %d)", err, i+1, startAttempts)
+	}
+	return err
 }
 
 // launch starts redis-server on s.port and waits until it is ready. retry

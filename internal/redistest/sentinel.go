@@ -43,15 +43,10 @@ func StartSentinel(t testing.TB, master *Server) *Sentinel {
 	// Registered after t.TempDir, so it runs before the directory is removed.
 	t.Cleanup(s.kill)
 
-	var err error
-	for i := range startAttempts {
-		s.port = FreePort(t)
-		var retry bool
-		if retry, err = s.launch(); err == nil || !retry {
-			break
-		}
-		err = fmt.Errorf("%w (port in use, attempt %d of %d)", err, i+1, startAttempts)
-	}
+	err := launchOnFreePort(t, FreePort, func(port int) (bool, error) {
+		s.port = port
+		return s.launch()
+	})
 	if err != nil {
 		t.Fatalf("redistest: %v\n%s", err, s.output())
 	}
