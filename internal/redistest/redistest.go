@@ -249,25 +249,39 @@ func (s *Server) afterStart(t testing.TB) {
 // p exits, or readyTimeout passes. Checking the process id makes sure the
 // answer does not come from another process that took the port.
 func (s *Server) waitReady(p *process) error {
+	return p.pollReady(func() error {
+		info, err := s.rawInfo()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, p.pidField()) {
+			return errors.New("another process answers on the port")
+		}
+		return nil
+	})
+}
+
+// pidField is the INFO line that names p's process id.
+func (p *process) pidField() string {
+	return "process_id:" + strconv.Itoa(p.cmd.Process.Pid) + "\r\n"
+}
+
+// pollReady calls ready every 20ms until it returns nil, p exits, or
+// readyTimeout passes; then it returns ready's last error.
+func (p *process) pollReady(ready func() error) error {
 	deadline := time.Now().Add(readyTimeout)
-	want := "process_id:" + strconv.Itoa(p.cmd.Process.Pid)
-	var last error
 	for {
 		select {
 		case <-p.done:
-			return fmt.Errorf("redis-server exited: %v", p.err)
+			return fmt.Errorf("redis-server %q exited: %v", p.cmd.Args[1:], p.err)
 		default:
 		}
-		info, err := s.rawInfo()
+		err := ready()
 		if err == nil {
-			if strings.Contains(info, want+"\r\n") {
-				return nil
-			}
-			err = errors.New("another process answers on the port")
+			return nil
 		}
-		last = err
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %v: %v", readyTimeout, last)
+			return fmt.Errorf("not ready after %v: %v", readyTimeout, err)
 		}
 		select {
 		case <-p.done:

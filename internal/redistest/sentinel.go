@@ -109,37 +109,20 @@ func (s *Sentinel) launch() (retry bool, err error) {
 // master of "mymaster" is at the master's address, or until p exits or
 // readyTimeout passes.
 func (s *Sentinel) waitReady(p *process) error {
-	deadline := time.Now().Add(readyTimeout)
-	want := "process_id:" + strconv.Itoa(p.cmd.Process.Pid) + "\r\n"
-	var last error
-	for {
-		select {
-		case <-p.done:
-			return fmt.Errorf("redis-server --sentinel exited: %v", p.err)
-		default:
-		}
+	return p.pollReady(func() error {
 		info, addr, err := s.query()
-		if err == nil {
-			switch {
-			case !strings.Contains(info, want):
-				err = errors.New("another process answers on the port")
-			case !strings.Contains(info, "redis_mode:sentinel"):
-				err = errors.New("the server is not in sentinel mode")
-			case addr != s.master.Addr():
-				err = fmt.Errorf("master address is %q, want %q", addr, s.master.Addr())
-			default:
-				return nil
-			}
+		switch {
+		case err != nil:
+			return err
+		case !strings.Contains(info, p.pidField()):
+			return errors.New("another process answers on the port")
+		case !strings.Contains(info, "redis_mode:sentinel"):
+			return errors.New("the server is not in sentinel mode")
+		case addr != s.master.Addr():
+			return fmt.Errorf("master address is %q, want %q", addr, s.master.Addr())
 		}
-		last = err
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %v: %v", readyTimeout, last)
-		}
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+		return nil
+	})
 }
 
 // query sends INFO server and SENTINEL get-master-addr-by-name mymaster over
