@@ -202,7 +202,7 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 		return backend.Result{}, err
 	}
 	if !r.Allowed && s.watch != nil && cost > 0 {
-		s.watch.add(ctx, rkey, p, cost, sent, r, version)
+		s.watch.add(ctx, rkey, p, cost, sent, s.localNow(), r, version)
 	}
 	return r, nil
 }

@@ -37,13 +37,18 @@ type watchList struct {
 }
 
 type watch struct {
-	cost    int64
-	version int64
-	sent    time.Time // local time the denied call was sent, before the server's decision
-	until   time.Time // sent + RetryAfter: no later than the server's own retry time
-	policy  backend.Policy
-	result  backend.Result
-	read    rueidis.Cacheable // HGET <key> v, pinned for reuse
+	cost     int64
+	version  int64
+	sent     time.Time // local time the denied call was sent, before the server's decision
+	received time.Time // local time its reply came, after the server's decision
+	// until is sent + RetryAfter: no later than the server's own retry time,
+	// so the watch never denies what the server would admit. The Results it
+	// gives count from received instead, so that their RetryAfter is never
+	// shorter than the server's.
+	until  time.Time
+	policy backend.Policy
+	result backend.Result
+	read   rueidis.Cacheable // HGET <key> v, pinned for reuse
 }
 
 func newWatchList(client rueidis.Client, max int, tracked bool) *watchList {
@@ -96,12 +101,12 @@ func (wl *watchList) deny(ctx context.Context, rkey string, cost int64, now time
 }
 
 // at returns the watch's Result as of now: the same counts, with the times
-// moved on by the time since the denial.
+// moved on by the time since the denial's reply.
 func (w *watch) at(now time.Time) backend.Result {
-	passed := now.Sub(w.sent)
+	passed := now.Sub(w.received)
 	r := w.result
 	r.Now = r.Now.Add(passed)
-	r.RetryAfter = w.until.Sub(now)
+	r.RetryAfter -= passed
 	for i, l := range w.policy.Limits {
 		st := &r.States[i]
 		st.Reset -= passed
@@ -123,18 +128,19 @@ func (w *watch) at(now time.Time) backend.Result {
 // add watches rkey after a denial made at version. It reads the version
 // through the cache, which also asks the server to track the key; the watch
 // is kept only if the hash is still the one the denial saw.
-func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cost int64, sent time.Time, r backend.Result, version int64) {
+func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cost int64, sent, received time.Time, r backend.Result, version int64) {
 	if r.RetryAfter <= 0 || wl.off.Load() {
 		return
 	}
 	w := &watch{
-		cost:    cost,
-		version: version,
-		sent:    sent,
-		until:   sent.Add(r.RetryAfter),
-		policy:  backend.Policy{Strategy: p.Strategy, Limits: append([]backend.Limit(nil), p.Limits...)},
-		result:  r,
-		read:    wl.client.B().Hget().Key(rkey).Field("v").Cache().Pin(),
+		cost:     cost,
+		version:  version,
+		sent:     sent,
+		received: received,
+		until:    sent.Add(r.RetryAfter),
+		policy:   backend.Policy{Strategy: p.Strategy, Limits: append([]backend.Limit(nil), p.Limits...)},
+		result:   r,
+		read:     wl.client.B().Hget().Key(rkey).Field("v").Cache().Pin(),
 	}
 	wl.mu.Lock()
 	seq := wl.seq

@@ -29,7 +29,7 @@ func TestWatchAt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.strategy.String(), func(t *testing.T) {
-			w := &watch{sent: sent, until: sent.Add(res.RetryAfter), result: res,
+			w := &watch{sent: sent, received: sent, until: sent.Add(res.RetryAfter), result: res,
 				policy: backend.Policy{Strategy: tt.strategy, Limits: limits}}
 			got := w.at(sent.Add(500 * time.Millisecond))
 			assert.Equal(t, 39500*time.Millisecond, got.RetryAfter)
@@ -38,4 +38,23 @@ func TestWatchAt(t *testing.T) {
 			assert.Equal(t, backend.LimitState{Remaining: 0, Reset: 39500 * time.Millisecond}, got.States[1])
 		})
 	}
+}
+
+// TestWatchCountsFromTheReply checks the two clocks of a watch: it stops
+// denying RetryAfter after the call was sent (never past the server's own
+// retry time), while the Results it gives count from the reply, so that
+// their RetryAfter is never shorter than the server's.
+func TestWatchCountsFromTheReply(t *testing.T) {
+	sent := time.Unix(1000, 0)
+	received := sent.Add(30 * time.Millisecond) // the call took 30ms
+	res := backend.Result{RetryAfter: time.Second, Now: sent.Add(10 * time.Millisecond)}
+	res.States[0] = backend.LimitState{Remaining: 0, Reset: time.Second}
+	w := &watch{sent: sent, received: received, until: sent.Add(res.RetryAfter), result: res,
+		policy: backend.Policy{Strategy: backend.FixedWindow, Limits: []backend.Limit{{Count: 1, Period: time.Second}}}}
+
+	got := w.at(received.Add(500 * time.Millisecond))
+	assert.Equal(t, 500*time.Millisecond, got.RetryAfter)
+	assert.Equal(t, 500*time.Millisecond, got.States[0].Reset)
+	assert.Equal(t, res.Now.Add(500*time.Millisecond), got.Now)
+	assert.Equal(t, sent.Add(time.Second), w.until, "the watch ends by the send time")
 }
