@@ -33,6 +33,7 @@ import (
 
 	"github.com/ginlimit/ginlimit/backend"
 	"github.com/ginlimit/ginlimit/backend/memory"
+	"github.com/ginlimit/ginlimit/backend/redis"
 )
 
 // Limiter rate-limits requests. Build one with NewLimiter; it is safe for
@@ -283,7 +284,7 @@ func (l *Limiter) handler(cfg *config) (gin.HandlerFunc, error) {
 		return nil, fmt.Errorf("ginlimit: %w: %w", ErrInvalidOption, err)
 	}
 	if l.cfg.redis.configured() {
-		if err := checkRedisPolicy(p.policy); err != nil {
+		if err := redis.CheckPolicy(p.policy); err != nil {
 			return nil, fmt.Errorf("ginlimit: %w: %w", ErrInvalidOption, err)
 		}
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/ginlimit/ginlimit/backend"
 	"github.com/ginlimit/ginlimit/backend/redis"
 	"github.com/ginlimit/ginlimit/internal/redisurl"
 )
@@ -307,9 +306,6 @@ func passwords(opt rueidis.ClientOption) []string {
 	}
 	return out
 }
-
-// checkRedisPolicy checks that Redis can decide p, at construction.
-func checkRedisPolicy(p backend.Policy) error { return redis.CheckPolicy(p) }
 
 // pingTimeoutFor bounds a health ping.
 func pingTimeoutFor(timeout time.Duration) time.Duration {
