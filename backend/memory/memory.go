@@ -50,7 +50,7 @@ type Store struct {
 // large enough that evicting its least recently used key is a fair
 // approximation of evicting the store's.
 const (
-	maxShards    = 64
+	maxShards    = 256
 	minShardKeys = 16
 )
 
@@ -114,10 +114,8 @@ func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int6
 	ph := policyHash(p)
 	h := keyHash{lo: maphash.String(s.seeds[0], key) ^ ph, hi: maphash.String(s.seeds[1], key) ^ bits.RotateLeft64(ph, 32)}
 	sh := &s.shards[h.hi&s.shardMask]
-	sh.mu.Lock()
-	// Reading the clock under the lock keeps time moving forward for each key
-	// even when calls race.
 	now := s.now()
+	sh.mu.Lock()
 	i := sh.entry(h, p.Strategy, len(p.Limits), now)
 	r := sh.entries[i].decide(sh.counters(i), p.Limits, now, cost)
 	sh.mu.Unlock()

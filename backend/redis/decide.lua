@@ -16,6 +16,13 @@
 -- sliding: window index; token bucket: theoretical arrival time), "c<i>"
 -- (units counted in the window) and "p<i>" (sliding: the previous window's
 -- units). The semantics are the memory backend's, in microseconds.
+--
+-- The script runs on every admitted request, so it is written for the
+-- server's CPU: no closures on the common path, one table per kind of value,
+-- and only the fields that changed are written. Numbers go to redis.call as
+-- numbers: the server writes them exactly (integers below 2^53), and only
+-- this script reads them back, except "v", written with tostring (exact
+-- below 10^14).
 
 local key = KEYS[1]
 local strategy = tonumber(ARGV[1])
@@ -27,113 +34,103 @@ if now == 0 then
 end
 local n = (#ARGV - 3) / 2
 
-local fields = {'v', 'e'}
-for i = 1, n do
-  fields[#fields + 1] = 'a' .. i
-  fields[#fields + 1] = 'c' .. i
-  fields[#fields + 1] = 'p' .. i
+local stored
+if n == 1 then
+  stored = redis.call('HMGET', key, 'v', 'e', 'a1', 'c1', 'p1')
+else
+  local fields = {'v', 'e'}
+  for i = 1, n do
+    fields[3 * i], fields[3 * i + 1], fields[3 * i + 2] = 'a' .. i, 'c' .. i, 'p' .. i
+  end
+  stored = redis.call('HMGET', key, unpack(fields))
 end
-local stored = redis.call('HMGET', key, unpack(fields))
 local version = tonumber(stored[1]) or 0
 local expires = tonumber(stored[2]) or 0
 
-local counts, periods, at, curr, prev = {}, {}, {}, {}, {}
+-- Per limit: count, period, and the state a, c, p. moved[i] is true when a
+-- (and for a sliding window p) changed and must be written.
+local counts, periods, at, curr, prev, moved = {}, {}, {}, {}, {}, {}
 for i = 1, n do
-  counts[i] = tonumber(ARGV[2 + 2 * i])
-  periods[i] = tonumber(ARGV[3 + 2 * i])
-  at[i] = tonumber(stored[3 * i]) or 0
-  curr[i] = tonumber(stored[3 * i + 1]) or 0
-  prev[i] = tonumber(stored[3 * i + 2]) or 0
-end
-
--- Sliding window ------------------------------------------------------------
-
-local function estimate(p, c, period, elapsed)
-  return p * (period - elapsed) / period + c
-end
-
--- admits_after reports whether cost fits d microseconds from now, if nothing
--- is consumed in between.
-local function admits_after(p, c, elapsed, period, limit, d)
-  local e = elapsed + d
-  if e >= 2 * period then
-    return true
-  elseif e >= period then
-    p, c, e = c, 0, e - period
-  end
-  return estimate(p, c, period, e) + cost <= limit
-end
-
-local function sliding_wait(i, elapsed)
-  local p, c, period, limit = prev[i], curr[i], periods[i], counts[i]
-  if admits_after(p, c, elapsed, period, limit, 0) then
-    return 0
-  end
-  local room = limit - cost
-  local d = 0
-  if c <= room and p > 0 then
-    d = math.ceil(period - (room - c) * period / p) - elapsed
-  elseif c > 0 then
-    d = (period - elapsed) + math.ceil(period - room * period / c)
-  end
-  if d >= 1 and d <= 2 * period
-      and admits_after(p, c, elapsed, period, limit, d)
-      and not admits_after(p, c, elapsed, period, limit, d - 1) then
-    return d
-  end
-  local lo, hi = 0, 2 * period - elapsed
-  while hi - lo > 1 do
-    local mid = lo + math.floor((hi - lo) / 2)
-    if admits_after(p, c, elapsed, period, limit, mid) then
-      hi = mid
-    else
-      lo = mid
+  local period = tonumber(ARGV[3 + 2 * i])
+  local a = tonumber(stored[3 * i]) or 0
+  local c = tonumber(stored[3 * i + 1]) or 0
+  local p = tonumber(stored[3 * i + 2]) or 0
+  if strategy == 0 then
+    -- Slide to the window holding now; a > idx means the clock went back,
+    -- and the counts are kept.
+    local idx = math.floor(now / period)
+    if a < idx then
+      if a == idx - 1 then p = c else p = 0 end
+      a, c = idx, 0
+      moved[i] = true
     end
+  elseif strategy == 1 and (c == 0 or now >= a + period) then
+    c = 0 -- the window is over: nothing is used
   end
-  return hi
+  counts[i], periods[i], at[i], curr[i], prev[i] = tonumber(ARGV[2 + 2 * i]), period, a, c, p
+end
+
+-- sliding_wait returns how long until a sliding window admits cost, for a
+-- request it denies now. It is built only on such a denial.
+local sliding_wait
+local function build_sliding_wait()
+  local function admits_after(p, c, elapsed, period, limit, d)
+    local e = elapsed + d
+    if e >= 2 * period then
+      return true
+    elseif e >= period then
+      p, c, e = c, 0, e - period
+    end
+    return p * (period - e) / period + c + cost <= limit
+  end
+  return function(p, c, elapsed, period, limit)
+    local room = limit - cost
+    local d = 0
+    if c <= room and p > 0 then
+      d = math.ceil(period - (room - c) * period / p) - elapsed
+    elseif c > 0 then
+      d = (period - elapsed) + math.ceil(period - room * period / c)
+    end
+    if d >= 1 and d <= 2 * period
+        and admits_after(p, c, elapsed, period, limit, d)
+        and not admits_after(p, c, elapsed, period, limit, d - 1) then
+      return d
+    end
+    local lo, hi = 0, 2 * period - elapsed
+    while hi - lo > 1 do
+      local mid = lo + math.floor((hi - lo) / 2)
+      if admits_after(p, c, elapsed, period, limit, mid) then
+        hi = mid
+      else
+        lo = mid
+      end
+    end
+    return hi
+  end
 end
 
 -- Decision ------------------------------------------------------------------
 
-local elapsed = {}
-if strategy == 0 then
-  for i = 1, n do
-    local period = periods[i]
-    local idx = math.floor(now / period)
-    if at[i] < idx then
-      if at[i] == idx - 1 then prev[i] = curr[i] else prev[i] = 0 end
-      at[i], curr[i] = idx, 0
-    end
-    elapsed[i] = math.max(0, now - at[i] * period)
-  end
-end
-
-local function fixed_used(i)
-  if curr[i] == 0 or now >= at[i] + periods[i] then
-    return 0
-  end
-  return curr[i]
-end
-
-local function wait(i)
-  local limit, period = counts[i], periods[i]
-  if cost > limit then
-    return period
-  end
-  if strategy == 1 then
-    if fixed_used(i) + cost <= limit then return 0 end
-    return at[i] + period - now
-  elseif strategy == 2 then
-    local t = math.floor(period / limit)
-    return math.max(0, math.max(at[i], now) + cost * t - limit * t - now)
-  end
-  return sliding_wait(i, elapsed[i])
-end
-
 local retry = 0
 if cost > 0 then
   for i = 1, n do
-    retry = math.max(retry, wait(i))
+    local limit, period, a, c = counts[i], periods[i], at[i], curr[i]
+    local wait = 0
+    if cost > limit then
+      wait = period
+    elseif strategy == 1 then
+      if c + cost > limit then wait = a + period - now end
+    elseif strategy == 2 then
+      local t = math.floor(period / limit)
+      wait = math.max(0, math.max(a, now) + cost * t - limit * t - now)
+    else
+      local p, elapsed = prev[i], math.max(0, now - a * period)
+      if p * (period - elapsed) / period + c + cost > limit then
+        sliding_wait = sliding_wait or build_sliding_wait()
+        wait = sliding_wait(p, c, elapsed, period, limit)
+      end
+    end
+    if wait > retry then retry = wait end
   end
 end
 local allowed = retry == 0 and cost > 0
@@ -141,11 +138,10 @@ local allowed = retry == 0 and cost > 0
 if allowed then
   for i = 1, n do
     if strategy == 1 then
-      if fixed_used(i) == 0 then
-        at[i], curr[i] = now, cost
-      else
-        curr[i] = curr[i] + cost
+      if curr[i] == 0 then
+        at[i], moved[i] = now, true
       end
+      curr[i] = curr[i] + cost
     elseif strategy == 2 then
       at[i] = math.max(at[i], now) + cost * math.floor(periods[i] / counts[i])
     else
@@ -156,58 +152,58 @@ end
 
 -- State ---------------------------------------------------------------------
 
--- int formats a number for a command argument: integers up to 2^53 are
--- exact in Lua, but its default conversion would write large ones with an
--- exponent.
-local function int(x)
-  return string.format('%.0f', x)
-end
-
 local reply = {0, retry, now, version}
 if retry == 0 then reply[1] = 1 end
 local expiry = 0
 for i = 1, n do
-  local limit, period = counts[i], periods[i]
+  local limit, period, a, c = counts[i], periods[i], at[i], curr[i]
   local remaining, reset, ends
   if strategy == 1 then
-    local used = fixed_used(i)
-    if used == 0 then
+    if c == 0 then
       remaining, reset, ends = limit, period, 0
     else
-      ends = at[i] + period
-      remaining, reset = limit - used, ends - now
+      ends = a + period
+      remaining, reset = limit - c, ends - now
     end
   elseif strategy == 2 then
     local t = math.floor(period / limit)
-    local tat = math.max(at[i], now)
+    local tat = math.max(a, now)
     remaining = math.min(math.max(math.floor((now + limit * t - tat) / t), 0), limit)
-    reset, ends = tat - now, at[i]
+    reset, ends = tat - now, a
   else
-    remaining = math.max(0, math.floor(limit - estimate(prev[i], curr[i], period, elapsed[i])))
-    reset, ends = period - elapsed[i], 0
-    if curr[i] > 0 then
-      ends = (at[i] + 2) * period
-    elseif prev[i] > 0 then
-      ends = (at[i] + 1) * period
+    local p = prev[i]
+    local elapsed = math.max(0, now - a * period)
+    remaining = math.max(0, math.floor(limit - (p * (period - elapsed) / period + c)))
+    reset, ends = period - elapsed, 0
+    if c > 0 then
+      ends = (a + 2) * period
+    elseif p > 0 then
+      ends = (a + 1) * period
     end
   end
-  reply[#reply + 1] = remaining
-  reply[#reply + 1] = reset
-  expiry = math.max(expiry, ends)
+  reply[3 + 2 * i], reply[4 + 2 * i] = remaining, reset
+  if ends > expiry then expiry = ends end
 end
 
 if allowed then
   version = version + 1
   reply[4] = version
-  local set = {'v', int(version)}
+  local set = {'v', tostring(version)}
   for i = 1, n do
-    set[#set + 1] = 'a' .. i
-    set[#set + 1] = int(at[i])
-    set[#set + 1] = 'c' .. i
-    set[#set + 1] = int(curr[i])
-    if strategy == 0 then
-      set[#set + 1] = 'p' .. i
-      set[#set + 1] = int(prev[i])
+    if strategy == 2 then
+      set[#set + 1] = 'a' .. i
+      set[#set + 1] = at[i]
+    else
+      if moved[i] then
+        set[#set + 1] = 'a' .. i
+        set[#set + 1] = at[i]
+        if strategy == 0 then
+          set[#set + 1] = 'p' .. i
+          set[#set + 1] = prev[i]
+        end
+      end
+      set[#set + 1] = 'c' .. i
+      set[#set + 1] = curr[i]
     end
   end
   if expiry > expires then
@@ -217,9 +213,9 @@ if allowed then
       for i = 1, n do expiry = math.max(expiry, at[i] + periods[i]) end
     end
     set[#set + 1] = 'e'
-    set[#set + 1] = int(expiry)
+    set[#set + 1] = expiry
     redis.call('HSET', key, unpack(set))
-    redis.call('PEXPIRE', key, int(math.max(1, math.ceil((expiry - now) / 1000))))
+    redis.call('PEXPIRE', key, string.format('%d', math.max(1, math.ceil((expiry - now) / 1000))))
   else
     redis.call('HSET', key, unpack(set))
   end
