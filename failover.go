@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/gin-gonic/gin"
 
@@ -130,9 +131,10 @@ const (
 )
 
 // decide asks the shared backend, if there is one and it can decide, and
-// otherwise applies the policy's failure mode. The scope it returns is the
-// one of the limits that decided: s, or s.fallback.
-func (p *policy) decide(ctx context.Context, s *scope, key string, cost int64) (backend.Result, *scope, verdict) {
+// otherwise applies the policy's failure mode, for the key of client in s.
+// The scope it returns is the one of the limits that decided: s, or
+// s.fallback.
+func (p *policy) decide(ctx context.Context, s *scope, client string, cost int64) (backend.Result, *scope, verdict) {
 	l := p.l
 	if l.closed.Load() {
 		l.stats.stripe().errors.Add(1)
@@ -140,7 +142,7 @@ func (p *policy) decide(ctx context.Context, s *scope, key string, cost int64) (
 	}
 	pol := p.policy
 	if r := l.remote; r != nil {
-		res, ok, err := r.allow(ctx, key, pol, cost)
+		res, ok, err := r.allow(ctx, s.keyPrefix+client, pol, cost)
 		if ok {
 			return res, s, decided
 		}
@@ -162,7 +164,11 @@ func (p *policy) decide(ctx context.Context, s *scope, key string, cost int64) (
 		l.stats.stripe().errors.Add(1)
 		return backend.Result{}, s, admitted
 	}
-	res, err := m.Allow(ctx, key, pol, cost)
+	// The memory store hashes the key and keeps nothing of it, so the key
+	// can live in a buffer on the stack: no allocation per request.
+	var buf [128]byte
+	key := append(append(buf[:0], s.keyPrefix...), client...)
+	res, err := m.Allow(ctx, unsafe.String(unsafe.SliceData(key), len(key)), pol, cost)
 	if err != nil { // closed
 		l.stats.stripe().errors.Add(1)
 		return res, s, admitted

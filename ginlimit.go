@@ -331,7 +331,7 @@ func (p *policy) serve(c *gin.Context) {
 		cost = max(int64(p.cost(c)), 0)
 	}
 
-	res, s, v := p.decide(c.Request.Context(), s, s.keyPrefix+client, cost)
+	res, s, v := p.decide(c.Request.Context(), s, client, cost)
 	switch v {
 	case admitted:
 		l.stats.stripe().allowed.Add(1)

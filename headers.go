@@ -60,14 +60,15 @@ const (
 
 // scope is what the headers and keys of one named policy need, computed once.
 type scope struct {
-	name      string
-	keyPrefix string          // "<prefix>:<name>:"
-	limits    []backend.Limit // the policy's limits
-	fallback  *scope          // the scope of the fallback limits; itself when they are the same
-	counts    []string        // X-RateLimit-Limit value per limit
-	remaining [][]string      // X-RateLimit-Remaining values per limit, when few
-	policy    string          // RateLimit-Policy value
-	items     []string        // quoted IETF item name per limit
+	name          string
+	keyPrefix     string          // "<prefix>:<name>:"
+	limits        []backend.Limit // the policy's limits
+	fallback      *scope          // the scope of the fallback limits; itself when they are the same
+	counts        []string        // X-RateLimit-Limit value per limit
+	remaining     [][]string      // formatted X-RateLimit-Remaining values per limit, from remainingFrom
+	remainingFrom []int64
+	policy        string   // RateLimit-Policy value
+	items         []string // quoted IETF item name per limit
 
 	// sharedReset is set for sliding windows, which are aligned to the clock:
 	// every key's window ends at the same time, so the last reset text is
@@ -76,8 +77,10 @@ type scope struct {
 	reset       atomic.Pointer[epoch]
 }
 
-// maxCachedRemaining is the largest count whose Remaining values a scope keeps
-// formatted, sparing an allocation per response.
+// maxCachedRemaining is how many X-RateLimit-Remaining values of a limit a
+// scope keeps formatted, sparing an allocation per response: all of them for
+// a Count up to it, and otherwise the highest ones, those of clients that
+// have used little of their limit, as most have.
 const maxCachedRemaining = 1024
 
 // epoch is an X-RateLimit-Reset value and its text.
@@ -89,22 +92,23 @@ type epoch struct {
 func newScope(keyPrefix, name string, p backend.Policy) *scope {
 	limits := p.Limits
 	s := &scope{
-		name:        name,
-		keyPrefix:   keyPrefix + ":" + name + ":",
-		limits:      limits,
-		counts:      make([]string, len(limits)),
-		remaining:   make([][]string, len(limits)),
-		items:       make([]string, len(limits)),
-		sharedReset: p.Strategy == backend.SlidingWindow,
+		name:          name,
+		keyPrefix:     keyPrefix + ":" + name + ":",
+		limits:        limits,
+		counts:        make([]string, len(limits)),
+		remaining:     make([][]string, len(limits)),
+		remainingFrom: make([]int64, len(limits)),
+		items:         make([]string, len(limits)),
+		sharedReset:   p.Strategy == backend.SlidingWindow,
 	}
 	policies := make([]string, len(limits))
 	for i, l := range limits {
 		s.counts[i] = strconv.FormatInt(l.Count, 10)
-		if l.Count <= maxCachedRemaining {
-			s.remaining[i] = make([]string, l.Count+1)
-			for n := range s.remaining[i] {
-				s.remaining[i][n] = strconv.Itoa(n)
-			}
+		from := max(0, l.Count-maxCachedRemaining)
+		s.remainingFrom[i] = from
+		s.remaining[i] = make([]string, l.Count-from+1)
+		for n := range s.remaining[i] {
+			s.remaining[i][n] = strconv.FormatInt(from+int64(n), 10)
 		}
 		item := name
 		if len(limits) > 1 {
@@ -144,11 +148,11 @@ func sfString(s string) string {
 // formatted into one string that both are cut from.
 func (s *scope) legacyText(i int, remaining, reset int64) (remainingText, resetText string) {
 	resetText, resetCached := s.cachedReset(reset)
-	if cached := s.remaining[i]; remaining >= 0 && remaining < int64(len(cached)) {
+	if k := remaining - s.remainingFrom[i]; k >= 0 && k < int64(len(s.remaining[i])) {
 		if !resetCached {
 			resetText = s.keepReset(reset, strconv.FormatInt(reset, 10))
 		}
-		return cached[remaining], resetText
+		return s.remaining[i][k], resetText
 	}
 	if resetCached {
 		return strconv.FormatInt(remaining, 10), resetText
