@@ -115,7 +115,8 @@ func renderMarkdown(res *results, libs []bench.Library) []byte {
 	p("\n")
 
 	p("## Libraries\n\n")
-	p("What each peer does, read from its source at the version measured.\n\n")
+	p("What each library does; the peers' notes are read from their source at the version measured.\n\n")
+	p("- **ginlimit**, this repository: %s\n", bench.GinlimitNotes)
 	for _, l := range libs {
 		p("- **%s**, [%s](https://pkg.go.dev/%s@%s) %s: %s\n", l.Name, l.Module, l.Module, l.Version, l.Version, l.Notes)
 	}
