@@ -2,8 +2,8 @@ package redis
 
 import (
 	"strconv"
-	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ginlimit/ginlimit/backend"
 )
@@ -19,34 +19,35 @@ import (
 // written as %XX. The policy part keeps the counts of different policies of
 // one key apart, as the backend contract requires.
 func Key(key string, p backend.Policy) string {
-	var b strings.Builder
-	b.Grow(len(key) + 16 + 16*len(p.Limits))
-	b.WriteByte('{')
+	b := appendKey(make([]byte, 0, len(key)+16+16*len(p.Limits)), key, p)
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is never written again
+}
+
+// appendKey appends Key(key, p) to dst.
+func appendKey(dst []byte, key string, p backend.Policy) []byte {
+	dst = append(dst, '{')
 	for i := 0; i < len(key); i++ {
 		c := key[i]
 		if c <= ' ' || c >= 0x7f || c == '{' || c == '}' || c == '%' {
 			const hex = "0123456789ABCDEF"
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xf])
+			dst = append(dst, '%', hex[c>>4], hex[c&0xf])
 			continue
 		}
-		b.WriteByte(c)
+		dst = append(dst, c)
 	}
-	b.WriteString("}:")
-	b.WriteByte(strategyLetter(p.Strategy))
-	var num [20]byte
+	dst = append(dst, "}:"...)
+	dst = append(dst, strategyLetter(p.Strategy))
 	for i, l := range p.Limits {
 		if i == 0 {
-			b.WriteByte(':')
+			dst = append(dst, ':')
 		} else {
-			b.WriteByte(',')
+			dst = append(dst, ',')
 		}
-		b.Write(strconv.AppendInt(num[:0], l.Count, 10))
-		b.WriteByte('/')
-		b.Write(strconv.AppendInt(num[:0], int64(l.Period/time.Second), 10))
+		dst = strconv.AppendInt(dst, l.Count, 10)
+		dst = append(dst, '/')
+		dst = strconv.AppendInt(dst, int64(l.Period/time.Second), 10)
 	}
-	return b.String()
+	return dst
 }
 
 func strategyLetter(s backend.Strategy) byte {

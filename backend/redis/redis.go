@@ -31,6 +31,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/rueidis"
 
@@ -174,9 +175,12 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 	if err := CheckPolicy(p); err != nil {
 		return backend.Result{}, err
 	}
-	rkey := Key(key, p)
 	sent := s.localNow()
-	if s.watch != nil && cost > 0 {
+	if r, ok := s.allowLocal(key, p, cost, sent); ok {
+		return r, nil
+	}
+	rkey := Key(key, p)
+	if s.watch != nil && !s.watch.tracked && cost > 0 {
 		if r, ok := s.watch.deny(ctx, rkey, cost, sent); ok {
 			return r, nil
 		}
@@ -212,10 +216,21 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 // It decides only with a Tracker (WithTracker): without one, a check of a
 // watched key reads the client's cache, which may need a round trip.
 func (s *Store) AllowLocal(key string, p backend.Policy, cost int64) (backend.Result, bool) {
-	if s.watch == nil || !s.watch.tracked || cost <= 0 || s.watch.len() == 0 || s.closed.Load() {
+	if s.closed.Load() {
 		return backend.Result{}, false
 	}
-	return s.watch.denyLocal(Key(key, p), cost, s.localNow())
+	return s.allowLocal(key, p, cost, s.localNow())
+}
+
+// allowLocal is AllowLocal at now. The watch list only looks the Redis key
+// up, and keeps nothing of it, so the key is built in a buffer on the stack.
+func (s *Store) allowLocal(key string, p backend.Policy, cost int64, now time.Time) (backend.Result, bool) {
+	if s.watch == nil || !s.watch.tracked || cost <= 0 || s.watch.len() == 0 {
+		return backend.Result{}, false
+	}
+	var buf [128]byte
+	rkey := appendKey(buf[:0], key, p)
+	return s.watch.denyLocal(unsafe.String(unsafe.SliceData(rkey), len(rkey)), cost, now)
 }
 
 // limitArgsCache holds the script arguments of the limits seen, up to

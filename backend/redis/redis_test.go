@@ -330,6 +330,10 @@ func TestAllowLocal(t *testing.T) {
 	local, ok := tracked.AllowLocal("local", p, 1)
 	require.True(t, ok, "the denial is watched")
 	assert.False(t, local.Allowed)
+	if testing.CoverMode() == "" && !raceEnabled {
+		// The Redis key of a watched denial is built on the stack.
+		assert.Zero(t, testing.AllocsPerRun(100, func() { tracked.Allow(ctx, "local", p, 1) }))
+	}
 	assert.InDelta(t, float64(denied.RetryAfter), float64(local.RetryAfter), float64(time.Second))
 	_, ok = tracked.AllowLocal("local", p, 2)
 	assert.False(t, ok, "another cost is the server's to decide")
