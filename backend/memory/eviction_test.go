@@ -135,3 +135,40 @@ func TestKeyIsCopied(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, r.Allowed, "key-two is new")
 }
+
+// TestWideCountersSurviveChurn cycles keys with policies of many limits,
+// whose counters live outside the entry, and of one limit, through a full
+// store, and checks that each key keeps counts of its own: a counter slot
+// shared or lost as entries are evicted and reused would show here.
+func TestWideCountersSurviveChurn(t *testing.T) {
+	const maxKeys = 16
+	clock := backendtest.NewClock(start)
+	s := newStore(t, memory.WithMaxKeys(maxKeys), memory.WithClock(clock.Now))
+	wide := policy(t, backend.FixedWindow, "2/hour;3/day;4/month")
+	narrow := policy(t, backend.FixedWindow, "2/hour")
+	allow := func(key string, p backend.Policy) bool {
+		t.Helper()
+		r, err := s.Allow(context.Background(), key, p, 1)
+		require.NoError(t, err)
+		return r.Allowed
+	}
+
+	for i := range 10 * maxKeys {
+		key := "key:" + strconv.Itoa(i)
+		p := wide
+		if i%3 == 0 {
+			p = narrow
+		}
+		require.True(t, allow(key, p), "%s is new", key)
+	}
+	for i := 9 * maxKeys; i < 10*maxKeys; i++ {
+		key := "key:" + strconv.Itoa(i)
+		p := wide
+		if i%3 == 0 {
+			p = narrow
+		}
+		assert.True(t, allow(key, p), "%s: second request", key)
+		assert.False(t, allow(key, p), "%s: third request", key)
+	}
+	assert.Equal(t, maxKeys, s.Len())
+}

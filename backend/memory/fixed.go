@@ -16,7 +16,7 @@ func (c *counter) fixedUsed(l backend.Limit, now int64) int64 {
 	if c.curr == 0 || now >= c.at+int64(l.Period) {
 		return 0
 	}
-	return c.curr
+	return int64(c.curr)
 }
 
 func (c *counter) fixedWait(l backend.Limit, now, cost int64) int64 {
@@ -29,10 +29,10 @@ func (c *counter) fixedWait(l backend.Limit, now, cost int64) int64 {
 
 func (c *counter) fixedConsume(l backend.Limit, now, cost int64) {
 	if c.fixedUsed(l, now) == 0 {
-		c.at, c.curr = now, cost
+		c.at, c.curr = now, int32(cost)
 		return
 	}
-	c.curr += cost
+	c.curr = int32(int64(c.curr) + cost)
 }
 
 func (c *counter) fixedState(l backend.Limit, now int64) (backend.LimitState, int64) {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestSlidingWaitIsLeast checks, over random denied windows, that the wait is
@@ -51,8 +52,6 @@ func TestStoreHoldsNoPointers(t *testing.T) {
 		reflect.TypeFor[entry](),
 		reflect.TypeFor[counter](),
 		reflect.TypeFor[[wideCounters]counter](),
-		reflect.TypeFor[map[uint64]int32]().Key(),
-		reflect.TypeFor[map[uint64]int32]().Elem(),
 	} {
 		if path := pointerIn(typ); path != "" {
 			t.Errorf("%v holds a pointer at %s", typ, path)
@@ -78,4 +77,50 @@ func pointerIn(typ reflect.Type) string {
 		return ""
 	}
 	return typ.Kind().String()
+}
+
+// TestEntryFillsOneCacheLine keeps a held key's decision to one cache line of
+// the table: an entry of 64 bytes at a 64-byte aligned slot never straddles
+// two. A table is a multiple of 64 bytes, and so is the allocator's size class
+// for it, so that objects of that class, and every slot, are 64-byte aligned.
+// This is the runtime's doing, not the language's: the test guards it.
+func TestEntryFillsOneCacheLine(t *testing.T) {
+	if got := unsafe.Sizeof(entry{}); got != 64 {
+		t.Errorf("entry is %d bytes, want 64", got)
+	}
+	for _, capacity := range []int{1, 2, 3, 5, 7, 390, 10_000} {
+		var sh shard
+		sh.init(capacity)
+		for n := range capacity {
+			sh.entry(keyHash{lo: uint64(n) * 0x9e3779b97f4a7c15, hi: uint32(n)}, 0, 1, 0)
+			if addr := uintptr(unsafe.Pointer(&sh.entries[0])); addr%64 != 0 {
+				t.Fatalf("capacity %d: with %d entries in %d slots, the table starts at %#x, not on a 64-byte boundary",
+					capacity, n+1, len(sh.entries), addr)
+			}
+		}
+	}
+}
+
+// TestShardHotFieldsShareALine keeps what a decision for a held key reads of
+// its shard in the shard's first cache line.
+func TestShardHotFieldsShareALine(t *testing.T) {
+	var sh shard
+	tests := []struct {
+		name string
+		end  uintptr // offset just past the field
+	}{
+		{name: "mu", end: unsafe.Offsetof(sh.mu) + unsafe.Sizeof(sh.mu)},
+		{name: "entries", end: unsafe.Offsetof(sh.entries) + unsafe.Sizeof(sh.entries)},
+		{name: "ticks", end: unsafe.Offsetof(sh.ticks) + unsafe.Sizeof(sh.ticks)},
+		{name: "fresh", end: unsafe.Offsetof(sh.fresh) + unsafe.Sizeof(sh.fresh)},
+		{name: "newest", end: unsafe.Offsetof(sh.newest) + unsafe.Sizeof(sh.newest)},
+	}
+	for _, tt := range tests {
+		if tt.end > 64 {
+			t.Errorf("shard.%s ends at byte %d, past the first cache line", tt.name, tt.end)
+		}
+	}
+	if size := unsafe.Sizeof(sh); size%128 != 0 {
+		t.Errorf("shard is %d bytes, not a multiple of 128", size)
+	}
 }

@@ -103,7 +103,7 @@ func shardCount(maxKeys int) int {
 //
 // Allow returns an error rather than panicking if p or cost break the contract
 // of backend.Backend in a way that would make the arithmetic fail.
-func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int64) (backend.Result, error) {
+func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int64) (r backend.Result, err error) {
 	if s.closed.Load() {
 		return backend.Result{}, backend.ErrClosed
 	}
@@ -112,12 +112,12 @@ func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int6
 	}
 
 	ph := policyHash(p)
-	h := keyHash{lo: maphash.String(s.seeds[0], key) ^ ph, hi: maphash.String(s.seeds[1], key) ^ bits.RotateLeft64(ph, 32)}
-	sh := &s.shards[h.hi&s.shardMask]
+	h := keyHash{lo: maphash.String(s.seeds[0], key) ^ ph, hi: uint32(maphash.String(s.seeds[1], key) ^ bits.RotateLeft64(ph, 32))}
+	sh := &s.shards[uint64(h.hi)&s.shardMask]
 	now := s.now()
 	sh.mu.Lock()
 	i := sh.entry(h, p.Strategy, len(p.Limits), now)
-	r := sh.entries[i].decide(sh.counters(i), p.Limits, now, cost)
+	sh.entries[i].decide(&r, sh.counters(i), p.Limits, now, cost)
 	sh.mu.Unlock()
 	r.Now = time.Unix(0, now)
 	return r, nil
@@ -126,9 +126,12 @@ func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int6
 // policyHash mixes a policy into a key's hash, so that each (key, policy)
 // pair has counters of its own. Policies are the application's, not its
 // clients', and the key hashes are seeded at random, so two pairs collide with
-// probability about 2^-128.
+// probability about 2^-96.
+//
+// The strategy starts in the top two bits, which no Count reaches (checkCall
+// bounds both), so that the first mix already tells strategies apart.
 func policyHash(p backend.Policy) uint64 {
-	h := mix(uint64(p.Strategy) + 1)
+	h := (uint64(p.Strategy) + 1) << 62
 	for _, l := range p.Limits {
 		h = mix(h ^ uint64(l.Count))
 		h = mix(h ^ uint64(l.Period))
@@ -161,8 +164,9 @@ func checkCall(p backend.Policy, cost int64) error {
 	}
 	for _, l := range p.Limits {
 		// Count >= 1 and Period >= Count keep a token bucket's emission
-		// interval, Period/Count, at least one nanosecond.
-		if l.Count < 1 || int64(l.Period) < l.Count {
+		// interval, Period/Count, at least one nanosecond; Count <= MaxCount
+		// keeps counts within a counter's 32 bits.
+		if l.Count < 1 || l.Count > backend.MaxCount || int64(l.Period) < l.Count {
 			return fmt.Errorf("memory: %w: limit %d per %v", backend.ErrInvalidPolicy, l.Count, l.Period)
 		}
 	}
@@ -190,7 +194,7 @@ func (s *Store) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += len(sh.index)
+		n += sh.count
 		sh.mu.Unlock()
 	}
 	return n

@@ -118,6 +118,7 @@ func TestAllowRejectsBrokenCalls(t *testing.T) {
 		{name: "ZeroCount", give: backend.Policy{Limits: []backend.Limit{{Period: time.Minute}}}, giveCost: 1},
 		{name: "ZeroPeriod", give: backend.Policy{Limits: []backend.Limit{{Count: 1}}}, giveCost: 1},
 		{name: "PeriodBelowCount", give: backend.Policy{Strategy: backend.TokenBucket, Limits: []backend.Limit{{Count: 10, Period: 9}}}, giveCost: 1},
+		{name: "CountAboveMax", give: backend.Policy{Limits: []backend.Limit{{Count: backend.MaxCount + 1, Period: time.Hour}}}, giveCost: 1},
 	}
 	s := newStore(t)
 	for _, tt := range tests {
@@ -128,4 +129,22 @@ func TestAllowRejectsBrokenCalls(t *testing.T) {
 		})
 	}
 	assert.Zero(t, s.Len(), "keys added by rejected calls")
+}
+
+// TestCountsUpToMaxCount checks that a limit of backend.MaxCount can be used
+// up by one request of that cost, which the store counts in 32 bits.
+func TestCountsUpToMaxCount(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(strategy.String(), func(t *testing.T) {
+			s := newStore(t, memory.WithClock(backendtest.NewClock(start).Now))
+			p := backend.Policy{Strategy: strategy, Limits: []backend.Limit{{Count: backend.MaxCount, Period: time.Hour}}}
+			r, err := s.Allow(context.Background(), "k", p, backend.MaxCount)
+			require.NoError(t, err)
+			assert.True(t, r.Allowed, "a cost of MaxCount")
+			assert.Zero(t, r.States[0].Remaining)
+			r, err = s.Allow(context.Background(), "k", p, 1)
+			require.NoError(t, err)
+			assert.False(t, r.Allowed, "one more unit")
+		})
+	}
 }

@@ -67,8 +67,9 @@ func (o maxKeysOption) apply(c *config) { c.maxKeys = int(o) }
 
 // WithMaxKeys bounds the number of keys the store holds; n must be at least 1.
 // The default is DefaultMaxKeys. A key with a policy of one or two limits takes
-// about 130 bytes, and one of more limits about 350, so the default bounds the
-// store to about 13 MB for the common policies.
+// about 130 bytes (a 64-byte entry in a table kept at most half full), and one
+// of more limits about 260, so the default bounds the store to about 13 MB for
+// the common policies.
 //
 // When a key must be added to a full store, an expired key is dropped if one is
 // found cheaply, and otherwise the least recently used key: its counters are

@@ -28,78 +28,115 @@ type shard struct {
 	_ [128 - unsafe.Sizeof(shardState{})%128]byte
 }
 
-// shardState holds a shard's entries in an arena, a slice of values without
-// pointers, found by key hash through an index and linked from most to least
-// recently used by slot numbers. Nothing in it holds a pointer, so the garbage
-// collector never scans it, however many keys the store holds.
+// shardState holds a shard's entries in a hash table of values without
+// pointers (see table.go), linked from most to least recently used by slot
+// numbers. Nothing in it holds a pointer, so the garbage collector never
+// scans it, however many keys the store holds.
+//
+// The fields a decision for a held key reads come first, so that they share
+// the shard's first cache line.
 type shardState struct {
-	mu       sync.Mutex
-	index    map[uint64]int32 // keyHash.lo -> slot in entries
-	entries  []entry          // grows to capacity; freed slots are reused
-	free     int32            // first free slot in entries, linked by older
+	mu      sync.Mutex
+	entries []entry // the table: an entry with no limits is an empty slot
+
+	// ticks counts moves to the front of the list, wrapping at 2^16. An
+	// entry moved fewer than fresh ticks ago is still in the newest quarter
+	// of the list and is not moved again: most decisions then write no other
+	// entry's memory, and no entry used within the last fresh moves is ever
+	// evicted. fresh is capacity/4, at most maxFresh.
+	ticks  uint16
+	fresh  uint16
+	newest int32 // most recently used slot
+
+	oldest   int32 // least recently used slot
+	count    int   // entries held
+	maxLen   int   // the length at which the table stops growing
 	wide     [][wideCounters]counter
 	wideFree []int32 // free slots in wide
-	newest   int32   // most recently used slot
-	oldest   int32   // least recently used slot
 	capacity int
 
 	evictions uint64
-
-	// ticks counts moves to the front of the list. An entry moved fewer than
-	// capacity/4 ticks ago is still in the newest quarter of the list and is
-	// not moved again: most decisions then write no other entry's memory,
-	// and no entry used within the last capacity/4 moves is ever evicted.
-	ticks uint64
 }
 
-// keyHash identifies a key by two independent seeded 64-bit hashes. The store
-// keeps no key strings: a lookup compares two words instead of reading a
-// string elsewhere in memory, and a key costs the same however long it is.
-// With seeds chosen at random per store, two keys share both hashes with
-// probability 2^-128, and a client cannot choose keys that collide.
-type keyHash struct{ lo, hi uint64 }
+// maxFresh caps shard.fresh so that the 16-bit ticks rarely mislead: an entry
+// last moved more than 2^16 moves ago is taken for a fresh one, and left where
+// it is, only if the ticks wrapped to within fresh of it, with odds
+// fresh/2^16 <= 1/16. It is then moved at a later use.
+const maxFresh = 1 << 12
 
-// entry is one key's counters for one policy.
+// keyHash identifies a key by 96 bits of two independent seeded hashes. The
+// store keeps no key strings: a lookup compares two words instead of reading
+// a string elsewhere in memory, and a key costs the same however long it is.
+// With seeds chosen at random per store, two keys share both hashes with
+// probability 2^-96, and a client cannot choose keys that collide.
+type keyHash struct {
+	lo uint64
+	hi uint32
+}
+
+// entry is one key's counters for one policy. It is 64 bytes, one cache line,
+// so that a decision for a held key reads one line of the entries; the key's
+// hash is therefore spelled out rather than held as a keyHash, which padding
+// would make 16 bytes.
 type entry struct {
-	key          keyHash
-	tick         uint64 // shard.ticks when the entry was last moved to the front
-	expiry       int64  // from then on the counters say nothing a fresh entry would not
-	newer, older int32  // slots in the LRU list, or none
-	wide         int32  // slot in shard.wide holding the counters, or none
-	strategy     backend.Strategy
-	limits       uint8 // how many limits the counters are for
-	inline       [inlineCounters]counter
+	keyLo    uint64
+	keyHi    uint32
+	tick     uint16 // shard.ticks when the entry was last moved to the front
+	strategy backend.Strategy
+	limits   uint8 // how many limits the counters are for
+
+	expiry       int64 // from then on the counters say nothing a fresh entry would not
+	newer, older int32 // slots in the LRU list, or none
+
+	// inline holds the counters of a policy of up to inlineCounters limits.
+	// For a larger one, inline[0].at is the slot in shard.wide that holds
+	// them (see wideSlot).
+	inline [inlineCounters]counter
+}
+
+// key returns the hash of the entry's key.
+func (e *entry) key() keyHash { return keyHash{lo: e.keyLo, hi: e.keyHi} }
+
+// hasKey reports whether the entry is key's.
+func (e *entry) hasKey(key keyHash) bool { return e.keyLo == key.lo && e.keyHi == key.hi }
+
+// wideSlot returns the slot in shard.wide holding the entry's counters, or
+// none if they are inline.
+func (e *entry) wideSlot() int32 {
+	if int(e.limits) <= inlineCounters {
+		return none
+	}
+	return int32(e.inline[0].at)
 }
 
 func (sh *shard) init(capacity int) {
 	sh.capacity = capacity
-	sh.index = make(map[uint64]int32)
-	sh.free, sh.newest, sh.oldest = none, none, none
+	sh.fresh = uint16(min(capacity/4, maxFresh))
+	sh.maxLen = 2 * capacity
+	sh.entries = make([]entry, min(minTableLen, sh.maxLen))
+	sh.newest, sh.oldest = none, none
 }
 
 // entry returns the slot of the entry for key, ready for a policy of strategy
 // with n limits, and marks it recently used. It adds an entry for a new key,
 // evicting one if the shard is full. The caller holds sh.mu.
 func (sh *shard) entry(key keyHash, strategy backend.Strategy, n int, now int64) int32 {
-	if i, ok := sh.index[key.lo]; ok {
+	if i := sh.lookup(key); i != none {
 		sh.touch(i)
 		e := &sh.entries[i]
-		if e.key != key || now >= e.expiry || e.strategy != strategy || int(e.limits) != n {
-			// e.key != key: another key shares the low hash (2^-64 per
-			// pair); the newcomer takes the entry over. The key hash
-			// includes the policy, so a strategy or limit count that
-			// differs means a full collision (2^-128); resetting then keeps
-			// the counters sized for the policy decide is given.
-			e.key = key
+		if now >= e.expiry || e.strategy != strategy || int(e.limits) != n {
+			// The key hash includes the policy, so a strategy or limit
+			// count that differs means two (key, policy) pairs share it
+			// (2^-96); resetting then keeps the counters sized for the
+			// policy decide is given.
 			sh.reset(i, strategy, n)
 		}
 		return i
 	}
 
-	i := sh.makeRoom(now)
-	sh.entries[i].key = key
+	sh.makeRoom(now)
+	i := sh.insert(key)
 	sh.reset(i, strategy, n)
-	sh.index[key.lo] = i
 	sh.pushNewest(i)
 	return i
 }
@@ -107,8 +144,8 @@ func (sh *shard) entry(key keyHash, strategy backend.Strategy, n int, now int64)
 // counters returns the counters of the entry in slot i.
 func (sh *shard) counters(i int32) []counter {
 	e := &sh.entries[i]
-	if e.wide != none {
-		return sh.wide[e.wide][:e.limits]
+	if w := e.wideSlot(); w != none {
+		return sh.wide[w][:e.limits]
 	}
 	return e.inline[:e.limits]
 }
@@ -116,57 +153,47 @@ func (sh *shard) counters(i int32) []counter {
 // touch marks slot i recently used, moving it to the front of the list unless
 // it is already in the newest quarter.
 func (sh *shard) touch(i int32) {
-	if sh.ticks-sh.entries[i].tick < uint64(sh.capacity/4) || sh.newest == i {
+	if sh.ticks-sh.entries[i].tick < sh.fresh || sh.newest == i {
 		return
 	}
 	sh.unlink(i)
 	sh.pushNewest(i)
 }
 
-// makeRoom returns a free slot, removing an entry if the shard is full. It
-// prefers an expired entry among the expiredScan least recently used, and
-// otherwise evicts the least recently used one.
-func (sh *shard) makeRoom(now int64) int32 {
-	if len(sh.index) >= sh.capacity {
-		victim := sh.oldest
-		for i, n := sh.oldest, 0; i != none && n < expiredScan; i, n = sh.entries[i].newer, n+1 {
-			if now >= sh.entries[i].expiry {
-				victim = i
-				break
-			}
-		}
-		if now < sh.entries[victim].expiry {
-			sh.evictions++
-		}
-		sh.remove(victim)
+// makeRoom removes an entry if the shard is full. It prefers an expired entry
+// among the expiredScan least recently used, and otherwise evicts the least
+// recently used one.
+func (sh *shard) makeRoom(now int64) {
+	if sh.count < sh.capacity {
+		return
 	}
-	if i := sh.free; i != none {
-		sh.free = sh.entries[i].older
-		return i
+	victim := sh.oldest
+	for i, n := sh.oldest, 0; i != none && n < expiredScan; i, n = sh.entries[i].newer, n+1 {
+		if now >= sh.entries[i].expiry {
+			victim = i
+			break
+		}
 	}
-	sh.entries = append(sh.entries, entry{newer: none, older: none, wide: none})
-	return int32(len(sh.entries) - 1)
+	if now < sh.entries[victim].expiry {
+		sh.evictions++
+	}
+	sh.remove(victim)
 }
 
 // removeExpired removes every expired entry. The caller holds sh.mu.
+//
+// It scans the table rather than the list, because removing an entry moves
+// others. A removal only moves entries into the emptied slot or later ones in
+// their run, so the scan looks at the same slot again and misses none; an
+// entry it has kept may be looked at twice.
 func (sh *shard) removeExpired(now int64) {
-	for i := sh.oldest; i != none; {
-		newer := sh.entries[i].newer
-		if now >= sh.entries[i].expiry {
-			sh.remove(i)
+	for i := 0; i < len(sh.entries); {
+		if e := &sh.entries[i]; e.limits != 0 && now >= e.expiry {
+			sh.remove(int32(i))
+			continue
 		}
-		i = newer
+		i++
 	}
-}
-
-// remove drops the entry in slot i and puts the slot on the free list.
-func (sh *shard) remove(i int32) {
-	e := &sh.entries[i]
-	delete(sh.index, e.key.lo)
-	sh.unlink(i)
-	sh.releaseWide(e)
-	*e = entry{older: sh.free, newer: none, wide: none}
-	sh.free = i
 }
 
 func (sh *shard) pushNewest(i int32) {
@@ -200,26 +227,29 @@ func (sh *shard) unlink(i int32) {
 // reset makes slot i a fresh entry for a policy of strategy with n limits.
 func (sh *shard) reset(i int32, strategy backend.Strategy, n int) {
 	e := &sh.entries[i]
+	w := e.wideSlot()
 	e.strategy, e.limits, e.expiry = strategy, uint8(n), 0
 	e.inline = [inlineCounters]counter{}
+	if n <= inlineCounters {
+		sh.releaseWide(w)
+		return
+	}
 	switch {
-	case n <= inlineCounters:
-		sh.releaseWide(e)
-	case e.wide != none:
-		sh.wide[e.wide] = [wideCounters]counter{}
+	case w != none:
 	case len(sh.wideFree) > 0:
-		e.wide = sh.wideFree[len(sh.wideFree)-1]
+		w = sh.wideFree[len(sh.wideFree)-1]
 		sh.wideFree = sh.wideFree[:len(sh.wideFree)-1]
-		sh.wide[e.wide] = [wideCounters]counter{}
 	default:
 		sh.wide = append(sh.wide, [wideCounters]counter{})
-		e.wide = int32(len(sh.wide) - 1)
+		w = int32(len(sh.wide) - 1)
 	}
+	sh.wide[w] = [wideCounters]counter{}
+	e.inline[0].at = int64(w)
 }
 
-func (sh *shard) releaseWide(e *entry) {
-	if e.wide != none {
-		sh.wideFree = append(sh.wideFree, e.wide)
-		e.wide = none
+// releaseWide puts slot w of the wide arena, if not none, on its free list.
+func (sh *shard) releaseWide(w int32) {
+	if w != none {
+		sh.wideFree = append(sh.wideFree, w)
 	}
 }

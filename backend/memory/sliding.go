@@ -37,9 +37,14 @@ func (c *counter) elapsed(l backend.Limit, now int64) int64 {
 }
 
 func (c *counter) slidingWait(l backend.Limit, now, cost int64) int64 {
+	// The estimate is at most prev+curr, so a cost that fits beside both
+	// whole counts fits; most requests do, and need no float arithmetic.
+	if int64(c.prev)+int64(c.curr)+cost <= l.Count {
+		return 0
+	}
 	w := slidingWindow{
-		prev:    c.prev,
-		curr:    c.curr,
+		prev:    int64(c.prev),
+		curr:    int64(c.curr),
 		elapsed: c.elapsed(l, now),
 		period:  int64(l.Period),
 		limit:   l.Count,
@@ -52,13 +57,13 @@ func (c *counter) slidingWait(l backend.Limit, now, cost int64) int64 {
 }
 
 func (c *counter) slidingConsume(cost int64) {
-	c.curr += cost
+	c.curr = int32(int64(c.curr) + cost)
 }
 
 func (c *counter) slidingState(l backend.Limit, now int64) (backend.LimitState, int64) {
 	period := int64(l.Period)
 	elapsed := c.elapsed(l, now)
-	remaining := math.Floor(float64(l.Count) - estimate(c.prev, c.curr, period, elapsed))
+	remaining := math.Floor(float64(l.Count) - estimate(int64(c.prev), int64(c.curr), period, elapsed))
 	var expiry int64
 	switch {
 	case c.curr > 0:
