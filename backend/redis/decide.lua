@@ -18,8 +18,9 @@
 -- units). The semantics are the memory backend's, in microseconds.
 --
 -- The script runs on every admitted request, so it is written for the
--- server's CPU: no closures on the common path, one table per kind of value,
--- and only the fields that changed are written. Numbers go to redis.call as
+-- server's CPU: a policy of one limit is decided with locals alone, no
+-- function is built on the way to an admission but sliding_wait, and only
+-- the fields that changed are written. Numbers go to redis.call as
 -- numbers: the server writes them exactly (integers below 2^53), and only
 -- this script reads them back, except "v", written with tostring (exact
 -- below 10^14).
@@ -47,6 +48,135 @@ end
 local version = tonumber(stored[1]) or 0
 local expires = tonumber(stored[2]) or 0
 
+-- sliding_wait returns how long until a sliding window admits cost, for a
+-- request it denies now.
+local function sliding_wait(p, c, elapsed, period, limit)
+  local function admits_after(d)
+    local pp, cc, e = p, c, elapsed + d
+    if e >= 2 * period then
+      return true
+    elseif e >= period then
+      pp, cc, e = c, 0, e - period
+    end
+    return pp * (period - e) / period + cc + cost <= limit
+  end
+  local room = limit - cost
+  local d = 0
+  if c <= room and p > 0 then
+    d = math.ceil(period - (room - c) * period / p) - elapsed
+  elseif c > 0 then
+    d = (period - elapsed) + math.ceil(period - room * period / c)
+  end
+  if d >= 1 and d <= 2 * period and admits_after(d) and not admits_after(d - 1) then
+    return d
+  end
+  local lo, hi = 0, 2 * period - elapsed
+  while hi - lo > 1 do
+    local mid = lo + math.floor((hi - lo) / 2)
+    if admits_after(mid) then
+      hi = mid
+    else
+      lo = mid
+    end
+  end
+  return hi
+end
+
+-- One limit ---------------------------------------------------------------------
+
+-- A policy of one limit, as most are, is decided with locals alone: the same
+-- arithmetic as the general path below, which keeps a table per kind of
+-- value, without its tables, which cost the server more than the rest.
+if n == 1 then
+  local limit, period = tonumber(ARGV[4]), tonumber(ARGV[5])
+  local a = tonumber(stored[3]) or 0
+  local c = tonumber(stored[4]) or 0
+  local p = tonumber(stored[5]) or 0
+  local moved, retry, elapsed = false, 0, 0
+  if strategy == 0 then
+    local idx = math.floor(now / period)
+    if a < idx then
+      if a == idx - 1 then p = c else p = 0 end
+      a, c, moved = idx, 0, true
+    end
+    elapsed = math.max(0, now - a * period)
+  elseif strategy == 1 and (c == 0 or now >= a + period) then
+    c = 0
+  end
+  if cost > limit then
+    retry = period
+  elseif cost > 0 then
+    if strategy == 1 then
+      if c + cost > limit then retry = a + period - now end
+    elseif strategy == 2 then
+      local t = math.floor(period / limit)
+      retry = math.max(0, math.max(a, now) + cost * t - limit * t - now)
+    elseif p * (period - elapsed) / period + c + cost > limit then
+      retry = sliding_wait(p, c, elapsed, period, limit)
+    end
+  end
+  local allowed = retry == 0 and cost > 0
+  if allowed then
+    if strategy == 1 then
+      if c == 0 then a, moved = now, true end
+      c = c + cost
+    elseif strategy == 2 then
+      a, moved = math.max(a, now) + cost * math.floor(period / limit), true
+    else
+      c = c + cost
+    end
+  end
+
+  local remaining, reset, ends
+  if strategy == 1 then
+    if c == 0 then
+      remaining, reset, ends = limit, period, 0
+    else
+      ends = a + period
+      remaining, reset = limit - c, ends - now
+    end
+  elseif strategy == 2 then
+    local t = math.floor(period / limit)
+    local tat = math.max(a, now)
+    remaining = math.min(math.max(math.floor((now + limit * t - tat) / t), 0), limit)
+    reset, ends = tat - now, a
+  else
+    remaining = math.max(0, math.floor(limit - (p * (period - elapsed) / period + c)))
+    reset, ends = period - elapsed, 0
+    if c > 0 then
+      ends = (a + 2) * period
+    elseif p > 0 then
+      ends = (a + 1) * period
+    end
+  end
+
+  if allowed then
+    version = version + 1
+    local set = {'v', tostring(version)}
+    if moved then
+      set[3], set[4] = 'a1', a
+      if strategy == 0 then set[5], set[6] = 'p1', p end
+    end
+    local m = #set
+    if strategy ~= 2 then
+      set[m + 1], set[m + 2], m = 'c1', c, m + 2
+    end
+    if ends > expires then
+      if strategy == 2 then ends = math.max(ends, a + period) end
+      set[m + 1], set[m + 2] = 'e', ends
+      redis.call('HSET', key, unpack(set))
+      redis.call('PEXPIRE', key, string.format('%d', math.max(1, math.ceil((ends - now) / 1000))))
+    else
+      redis.call('HSET', key, unpack(set))
+    end
+  end
+  local admits = 0
+  if retry == 0 then admits = 1 end
+  return {admits, retry, now, version, remaining, reset}
+end
+
+-- Any number of limits --------------------------------------------------------
+
 -- Per limit: count, period, and the state a, c, p. moved[i] is true when a
 -- (and for a sliding window p) changed and must be written.
 local counts, periods, at, curr, prev, moved = {}, {}, {}, {}, {}, {}
@@ -70,45 +200,6 @@ for i = 1, n do
   counts[i], periods[i], at[i], curr[i], prev[i] = tonumber(ARGV[2 + 2 * i]), period, a, c, p
 end
 
--- sliding_wait returns how long until a sliding window admits cost, for a
--- request it denies now. It is built only on such a denial.
-local sliding_wait
-local function build_sliding_wait()
-  local function admits_after(p, c, elapsed, period, limit, d)
-    local e = elapsed + d
-    if e >= 2 * period then
-      return true
-    elseif e >= period then
-      p, c, e = c, 0, e - period
-    end
-    return p * (period - e) / period + c + cost <= limit
-  end
-  return function(p, c, elapsed, period, limit)
-    local room = limit - cost
-    local d = 0
-    if c <= room and p > 0 then
-      d = math.ceil(period - (room - c) * period / p) - elapsed
-    elseif c > 0 then
-      d = (period - elapsed) + math.ceil(period - room * period / c)
-    end
-    if d >= 1 and d <= 2 * period
-        and admits_after(p, c, elapsed, period, limit, d)
-        and not admits_after(p, c, elapsed, period, limit, d - 1) then
-      return d
-    end
-    local lo, hi = 0, 2 * period - elapsed
-    while hi - lo > 1 do
-      local mid = lo + math.floor((hi - lo) / 2)
-      if admits_after(p, c, elapsed, period, limit, mid) then
-        hi = mid
-      else
-        lo = mid
-      end
-    end
-    return hi
-  end
-end
-
 -- Decision ------------------------------------------------------------------
 
 local retry = 0
@@ -126,7 +217,6 @@ if cost > 0 then
     else
       local p, elapsed = prev[i], math.max(0, now - a * period)
       if p * (period - elapsed) / period + c + cost > limit then
-        sliding_wait = sliding_wait or build_sliding_wait()
         wait = sliding_wait(p, c, elapsed, period, limit)
       end
     end

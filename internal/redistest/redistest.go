@@ -610,6 +610,44 @@ func parseCommandStats(info string) (map[string]int64, error) {
 	return calls, nil
 }
 
+// CPU returns the processor time the server has used so far, user and
+// system, from INFO cpu.
+func (s *Server) CPU(t testing.TB) time.Duration {
+	t.Helper()
+	info, err := s.Do(t, "INFO", "cpu")
+	if err != nil {
+		t.Fatalf("redistest: INFO cpu on %s: %v", s.Addr(), err)
+	}
+	cpu, err := parseCPU(info)
+	if err != nil {
+		t.Fatalf("redistest: INFO cpu on %s: %v", s.Addr(), err)
+	}
+	return cpu
+}
+
+// parseCPU adds the used_cpu_sys and used_cpu_user lines of INFO cpu, in
+// seconds such as "used_cpu_sys:1.234567".
+func parseCPU(info string) (time.Duration, error) {
+	var total time.Duration
+	found := 0
+	for line := range strings.Lines(info) {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || name != "used_cpu_sys" && name != "used_cpu_user" {
+			continue
+		}
+		sec, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, fmt.Errorf("malformed line %q: %v", line, err)
+		}
+		total += time.Duration(sec * float64(time.Second))
+		found++
+	}
+	if found != 2 {
+		return 0, fmt.Errorf("no used_cpu_sys and used_cpu_user in %q", info)
+	}
+	return total, nil
+}
+
 // ResetStats resets the server's statistics, including the counts
 // CommandCalls reports, with CONFIG RESETSTAT.
 func (s *Server) ResetStats(t testing.TB) {

@@ -230,6 +230,17 @@ func TestCommandCalls(t *testing.T) {
 	}
 }
 
+func TestCPU(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t)
+	before := s.CPU(t)
+	// A script that spins keeps the server busy for a while of its own.
+	do(t, s, "EVAL", "local n = 0 for i = 1, 3000000 do n = n + i end return 1", "0")
+	if spent := s.CPU(t) - before; spent <= 0 {
+		t.Errorf("CPU() grew by %v after a busy script, want more than 0", spent)
+	}
+}
+
 func TestCluster(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t)
