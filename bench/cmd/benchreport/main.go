@@ -11,7 +11,7 @@
 //		Run every sub-benchmark N times (go test -count); default 6, the
 //		fewest for which benchstat gives a confidence interval.
 //	-benchtime T
-//		Run each of them for T (go test -benchtime); default 300ms,
+//		Run each of them for T (go test -benchtime); default 500ms,
 //		which keeps the run of about 40 sub-benchmarks under 10 minutes
 //		on 2 CPUs.
 //	-from FILE
@@ -63,7 +63,7 @@ func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	count := fs.Int("count", 6, "run every sub-benchmark `N` times")
-	benchtime := fs.String("benchtime", "300ms", "run each sub-benchmark for `T` (go test -benchtime)")
+	benchtime := fs.String("benchtime", "500ms", "run each sub-benchmark for `T` (go test -benchtime)")
 	from := fs.String("from", "", "read saved go test output from `FILE` instead of running the benchmarks")
 	root := fs.String("root", "..", "the repository root `DIR`, which holds docs/")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {

@@ -30,8 +30,8 @@ const (
 var scenarios = []struct{ Name, About string }{
 	{"memory-admit", "Admissions through each library's own decision call on its in-memory store, without HTTP, from GOMAXPROCS goroutines over 16,384 distinct keys that never reach their limit."},
 	{"middleware", "Whole requests through gin.Engine's ServeHTTP with each library's middleware on its in-memory store, from 16,384 distinct clients; baseline is the same engine without a limiter, and \"over baseline\" is what the limiter adds."},
-	{"redis-admit", "Admissions against a local Redis through each library's decision call, from 64 goroutines per CPU over 16,384 distinct keys; cmds/op counts the commands Redis ran per decision, those inside Lua scripts included."},
-	{"redis-deny", "Denials of one key over its limit, against the same Redis from 64 goroutines per CPU; cmds/op counts the commands Redis ran per decision, so a limiter that remembers denials runs fewer."},
+	{"redis-admit", "Admissions against a local Redis through each library's decision call, from 64 goroutines per CPU over 16,384 distinct keys that Redis already holds (each is admitted once before the timer starts); cmds/op counts the commands Redis ran per decision, those inside Lua scripts included, and Redis µs is the server's processor time per decision (INFO cpu), which bounds the decisions one Redis can make for all its instances. Redis and the benchmark share the machine's CPUs."},
+	{"redis-deny", "Denials of one key over its limit, against the same Redis from 64 goroutines per CPU; cmds/op counts the commands Redis ran per decision, so a limiter that remembers denials runs fewer, and Redis µs is the server's processor time per decision."},
 	{"redis-down", "Requests through each library's Gin middleware after its Redis server was killed: max ms is the slowest request of a run, and 2xx, 429 and 5xx are the shares of requests admitted, denied and failed."},
 }
 
@@ -45,6 +45,8 @@ type column struct {
 // A unit not listed here gets a column of its own after these.
 var metricColumns = []column{
 	{"cmds/op", "cmds/op", formatNum},
+	{"redis-us/op", "Redis µs", formatNum},
+	{"errs/op", "errors", formatShare},
 	{"max-ms", "max ms", formatNum},
 	{"2xx/op", "2xx", formatShare},
 	{"429/op", "429", formatShare},
