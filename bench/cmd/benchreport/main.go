@@ -170,7 +170,7 @@ func runToFile(path string, config map[string]string, testArgs []string, count i
 			return err
 		}
 	}
-	return runSuite(".", testArgs, count, f, stderr)
+	return runSuite(".", testArgs, f, stderr)
 }
 
 // parseFile parses the go test output in the file at path, writing

@@ -23,9 +23,8 @@ func goTestArgs(count int, benchtime string) []string {
 // runSuite runs go test with args in dir, the bench module. It copies the
 // standard output of go test to raw as it comes, and writes a line of
 // progress for each result, and every other line go test prints, to
-// progress; the standard error of go test goes to progress too. count is the
-// -count in args, used to tell how many results remain.
-func runSuite(dir string, args []string, count int, raw, progress io.Writer) error {
+// progress; the standard error of go test goes to progress too.
+func runSuite(dir string, args []string, raw, progress io.Writer) error {
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Stderr = progress
@@ -39,10 +38,10 @@ func runSuite(dir string, args []string, count int, raw, progress io.Writer) err
 		return err
 	}
 
-	// Each run of BenchmarkPeers runs every sub-benchmark once, so the
-	// first name seen twice gives the number of sub-benchmarks.
-	seen := make(map[string]bool)
-	done, total := 0, 0
+	// go test runs each sub-benchmark -count times in a row, so the number
+	// of sub-benchmarks is known only at the end: progress counts results
+	// and the time spent.
+	done := 0
 	sc := bufio.NewScanner(io.TeeReader(out, raw))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -54,18 +53,8 @@ func runSuite(dir string, args []string, count int, raw, progress io.Writer) err
 			}
 			continue
 		}
-		if seen[fields[0]] && total == 0 {
-			total = len(seen) * count
-		}
-		seen[fields[0]] = true
 		done++
-		elapsed := time.Since(start)
-		eta := ""
-		if total > 0 {
-			left := time.Duration(float64(elapsed) / float64(done) * float64(total-done))
-			eta = fmt.Sprintf("/%d, %s left", total, left.Round(time.Second))
-		}
-		fmt.Fprintf(progress, "benchreport: [%d%s] %s %s\n", done, eta, fields[0], strings.Join(fields[2:], " "))
+		fmt.Fprintf(progress, "benchreport: [%d, %s] %s %s\n", done, time.Since(start).Round(time.Second), fields[0], strings.Join(fields[2:], " "))
 	}
 	scanErr := sc.Err()
 	if scanErr != nil {
