@@ -329,12 +329,7 @@ func benchRedisAdmit(b *testing.B) {
 			warm(b, d, keys)
 			var goroutines atomic.Int64
 			var wrong tally
-			srv.ResetStats(b)
-			cpu := srv.CPU(b)
-			b.SetParallelism(64)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
+			timeParallel(b, srv, func(pb *testing.PB) {
 				// A prime stride spreads the starting offsets over the keys.
 				i := int(goroutines.Add(1)) * 7919
 				for pb.Next() {
@@ -344,11 +339,23 @@ func benchRedisAdmit(b *testing.B) {
 					i++
 				}
 			})
-			b.StopTimer()
 			wrong.check(b, "denied", "all admitted")
-			reportCommands(b, srv, cpu)
 		})
 	}
+}
+
+// timeParallel times body from 64 goroutines a core, and reports what
+// reportCommands reports of srv over that time.
+func timeParallel(b *testing.B, srv *redistest.Server, body func(*testing.PB)) {
+	b.Helper()
+	srv.ResetStats(b)
+	cpu := srv.CPU(b)
+	b.SetParallelism(64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(body)
+	b.StopTimer()
+	reportCommands(b, srv, cpu)
 }
 
 // warm admits each key once, untimed, from 64 goroutines, so that the timed
@@ -385,21 +392,14 @@ func benchRedisDeny(b *testing.B) {
 			expect(b, d, key, true)
 			expect(b, d, key, false)
 			var wrong tally
-			srv.ResetStats(b)
-			cpu := srv.CPU(b)
-			b.SetParallelism(64)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
+			timeParallel(b, srv, func(pb *testing.PB) {
 				for pb.Next() {
 					if ok, err := d.decide(key); ok || err != nil {
 						wrong.add(err)
 					}
 				}
 			})
-			b.StopTimer()
 			wrong.check(b, "admitted", "all denied")
-			reportCommands(b, srv, cpu)
 		})
 	}
 }

@@ -86,7 +86,10 @@ end
 
 -- A policy of one limit, as most are, is decided with locals alone: the same
 -- arithmetic as the general path below, which keeps a table per kind of
--- value, without its tables, which cost the server more than the rest.
+-- value, without its tables, which cost the server more than the rest. The
+-- steps are written out in both paths rather than shared as functions: the
+-- server would build those functions on every call, about 1 us of the 8 a
+-- decision costs it (measured with seven shared functions).
 if n == 1 then
   local limit, period = tonumber(ARGV[4]), tonumber(ARGV[5])
   local a = tonumber(stored[3]) or 0
