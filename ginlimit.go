@@ -98,6 +98,9 @@ func NewLimiter(opts ...Option) (*Limiter, error) {
 	for _, r := range cfg.health {
 		RegisterHealth(r, l)
 	}
+	for _, r := range cfg.healthDetails {
+		RegisterHealthDetails(r, l)
+	}
 	attrs := []any{"enabled", cfg.enabled, "backend", l.configuredBackend(),
 		"strategy", cfg.strategy.String(), "limits", backend.FormatLimits(cfg.limits)}
 	if l.remote != nil {

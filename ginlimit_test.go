@@ -246,12 +246,27 @@ func TestHealthIsNeverLimited(t *testing.T) {
 
 func TestHealthBody(t *testing.T) {
 	r := gin.New()
-	l, _ := newLimiter(t, ginlimit.WithLimits("10/second;100/minute"), ginlimit.WithHealth(r.Group("/api")))
+	admin := r.Group("/admin")
+	l, _ := newLimiter(t, ginlimit.WithLimits("10/second;100/minute"),
+		ginlimit.WithHealth(r.Group("/api")), ginlimit.WithHealthDetails(admin))
 	r.Use(l.Middleware())
 	r.GET("/", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	serve(r, request{})
 
 	w := serve(r, request{path: "/api/health/ratelimit"})
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.JSONEq(t, `{
+		"backend": "memory",
+		"redis_connected": false,
+		"message": "In-memory rate limiting (single instance only)",
+		"ready": true
+	}`, w.Body.String())
+
+	w = serve(r, request{path: "/api/health/ratelimit/ready"})
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.JSONEq(t, `{"ready":true,"backend":"memory","message":"In-memory rate limiting (single instance only)"}`, w.Body.String())
+
+	w = serve(r, request{path: "/admin/health/ratelimit"})
 	require.Equal(t, http.StatusOK, w.Code)
 	assert.JSONEq(t, `{
 		"backend": "memory",
@@ -265,11 +280,33 @@ func TestHealthBody(t *testing.T) {
 		"strategy": "sliding-window",
 		"limits": ["10/second", "100/minute"],
 		"stats": {"allowed": 1, "denied": 0, "skipped": 0, "errors": 0, "fallback": 0, "unavailable": 0, "keys": 1, "watched": 0, "evictions": 0}
-	}`, w.Body.String())
+	}`, w.Body.String(), "the details route is never counted either")
+}
 
-	w = serve(r, request{path: "/api/health/ratelimit/ready"})
-	assert.Equal(t, http.StatusOK, w.Code)
-	assert.JSONEq(t, `{"ready":true,"backend":"memory","message":"In-memory rate limiting (single instance only)"}`, w.Body.String())
+// TestPublicHealthTellsNoDetails checks that the health group on a public
+// router shows neither where Redis is nor its error, and that the details
+// route does.
+func TestPublicHealthTellsNoDetails(t *testing.T) {
+	const secret = "hunter22"
+	r := gin.New()
+	l, _ := newLimiter(t, ginlimit.WithRedisURL("redis://opsuser9:"+secret+"@127.0.0.1:1"), ginlimit.WithRedisTimeout(20*time.Millisecond),
+		ginlimit.WithHealth(r), ginlimit.WithHealthDetails(r.Group("/admin")))
+	r.Use(l.Middleware())
+	r.GET("/", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	require.Eventually(t, func() bool {
+		serve(r, request{})
+		return l.Status().LastError != ""
+	}, 5*time.Second, 10*time.Millisecond)
+
+	public := serve(r, request{path: "/health/ratelimit"}).Body.String()
+	assert.JSONEq(t, `{"backend":"memory","redis_connected":false,"message":"In-memory rate limiting (single instance only)","ready":true}`, public)
+	details := serve(r, request{path: "/admin/health/ratelimit"}).Body.String()
+	assert.Contains(t, details, `"redis_addr":"127.0.0.1:1"`)
+	assert.Contains(t, details, `"last_error":"dial tcp 127.0.0.1:1`)
+	for _, body := range []string{public, details} {
+		assert.NotContains(t, body, secret)
+		assert.NotContains(t, body, "opsuser9")
+	}
 }
 
 func TestPerRouteLimit(t *testing.T) {

@@ -117,20 +117,38 @@ func formatLimits(limits []backend.Limit) []string {
 	return out
 }
 
+// Summary is the body of the public health route: what a load balancer, an
+// uptime check or a dashboard needs, and nothing an attacker could use. Its
+// fields are Status's of the same names.
+type Summary struct {
+	Backend        string `json:"backend"`
+	RedisConnected bool   `json:"redis_connected"`
+	Message        string `json:"message"`
+	Ready          bool   `json:"ready"`
+}
+
+// Summary returns the fields of s that the public health route serves.
+func (s Status) Summary() Summary {
+	return Summary{Backend: s.Backend, RedisConnected: s.RedisConnected, Message: s.Message, Ready: s.Ready}
+}
+
 // RegisterHealth adds the health group to r:
 //
-//	GET /health/ratelimit        200 with the Status as JSON
+//	GET /health/ratelimit        200 with the Summary as JSON: backend, redis_connected, message, ready
 //	GET /health/ratelimit/ready  200 when requests are decided without a 503 (see Status.Ready), else 503
 //
-// Requests to the group are never limited or counted by l, even when l's
-// middleware runs in front of them. It panics if l is nil.
+// The group is safe on a public router: it tells neither where Redis is nor
+// why it failed. RegisterHealthDetails serves the whole Status, for a route
+// behind authentication. Requests to the group are never limited or counted
+// by l, even when l's middleware runs in front of them. It panics if l is
+// nil.
 func RegisterHealth(r gin.IRouter, l *Limiter) {
 	if l == nil {
 		panic("ginlimit: RegisterHealth: the Limiter is nil")
 	}
 	g := r.Group(HealthPath)
 	g.GET("", func(c *gin.Context) {
-		c.JSON(http.StatusOK, l.Status())
+		c.JSON(http.StatusOK, l.Status().Summary())
 	})
 	g.GET("/ready", func(c *gin.Context) {
 		s := l.Status()
@@ -142,4 +160,26 @@ func RegisterHealth(r gin.IRouter, l *Limiter) {
 	})
 	base := g.BasePath()
 	l.addExempt(base, base+"/ready")
+}
+
+// RegisterHealthDetails adds GET /health/ratelimit to r, answering 200 with
+// the whole Status as JSON: the Redis address, the breaker's state, the last
+// error (without credentials), the failure mode, the limits and the Stats.
+// WARNING: these details help an attacker (where Redis is, when it fails,
+// how much traffic is served); put r behind authentication, such as a route
+// group with an authenticating middleware:
+//
+//	admin := router.Group("/admin", gin.BasicAuth(gin.Accounts{"ops": os.Getenv("OPS_PASSWORD")}))
+//	ginlimit.RegisterHealthDetails(admin, lim) // GET /admin/health/ratelimit
+//
+// The route is never limited or counted by l. It panics if l is nil.
+func RegisterHealthDetails(r gin.IRouter, l *Limiter) {
+	if l == nil {
+		panic("ginlimit: RegisterHealthDetails: the Limiter is nil")
+	}
+	g := r.Group(HealthPath)
+	g.GET("", func(c *gin.Context) {
+		c.JSON(http.StatusOK, l.Status())
+	})
+	l.addExempt(g.BasePath())
 }

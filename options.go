@@ -102,6 +102,7 @@ type config struct {
 	clock          func() time.Time // nil: the backend's clock, or time.Now
 	keyPrefix      string
 	health         []gin.IRouter
+	healthDetails  []gin.IRouter
 	redis          redisConfig
 	fallbackLimits []backend.Limit
 	onFallback     func(active bool)
@@ -321,13 +322,26 @@ func WithMemoryMaxKeys(n int) Option {
 }
 
 // WithHealth registers the health group (see RegisterHealth) on r once the
-// Limiter is built.
+// Limiter is built. Its body is the Summary, safe on a public router.
 func WithHealth(r gin.IRouter) Option {
 	return limiterOption("WithHealth", func(c *config) error {
 		if r == nil {
 			return invalidf("WithHealth(nil)", "the router is nil")
 		}
 		c.health = append(c.health, r)
+		return nil
+	})
+}
+
+// WithHealthDetails registers the detailed health route (see
+// RegisterHealthDetails) on r once the Limiter is built. r must be behind
+// authentication: the details tell where Redis is and why it failed.
+func WithHealthDetails(r gin.IRouter) Option {
+	return limiterOption("WithHealthDetails", func(c *config) error {
+		if r == nil {
+			return invalidf("WithHealthDetails(nil)", "the router is nil")
+		}
+		c.healthDetails = append(c.healthDetails, r)
 		return nil
 	})
 }

@@ -82,11 +82,11 @@ func TestRedisHealth(t *testing.T) {
 	srv := redistest.Start(t)
 	l := redisLimiter(t, srv.URL(), true)
 	r := newRouter(l)
-	ginlimit.RegisterHealth(r, l)
+	ginlimit.RegisterHealthDetails(r.Group("/admin"), l)
 	serve(r, request{})
 
 	var body map[string]any
-	require.NoError(t, json.Unmarshal(serve(r, request{path: "/health/ratelimit"}).Body.Bytes(), &body))
+	require.NoError(t, json.Unmarshal(serve(r, request{path: "/admin/health/ratelimit"}).Body.Bytes(), &body))
 	for field, want := range map[string]any{
 		"backend":          "redis",
 		"redis_connected":  true,
@@ -102,6 +102,7 @@ func TestRedisHealth(t *testing.T) {
 		assert.Equal(t, want, body[field], field)
 	}
 	assert.NotContains(t, body, "last_error")
+	ginlimit.RegisterHealth(r, l)
 	assert.Equal(t, http.StatusOK, serve(r, request{path: "/health/ratelimit/ready"}).Code)
 }
 

@@ -9,10 +9,16 @@
 // It listens on :$PORT (default 8080), logs with slog on stderr and shuts
 // down gracefully on SIGTERM or Ctrl-C. An invalid environment makes it exit
 // with status 1 and the error on stderr.
+//
+// With ADMIN_TOKEN set, the detailed health (the Redis address, the breaker,
+// the last error, the stats) is served behind that bearer token:
+//
+//	curl -H "Authorization: Bearer $ADMIN_TOKEN" localhost:8080/admin/health/ratelimit
 package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,6 +68,10 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	defer lim.Close()
+	if token := os.Getenv("ADMIN_TOKEN"); token != "" {
+		// The details tell where Redis is and why it failed: not for everyone.
+		ginlimit.RegisterHealthDetails(router.Group("/admin", bearer(token)), lim)
+	}
 
 	router.Use(lim.Middleware())
 	router.GET("/", func(c *gin.Context) {
@@ -95,4 +105,15 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// bearer admits only requests that carry "Authorization: Bearer <token>".
+func bearer(token string) gin.HandlerFunc {
+	want := []byte("Bearer " + token)
+	return func(c *gin.Context) {
+		got := []byte(c.GetHeader("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "unauthorized"})
+		}
+	}
 }

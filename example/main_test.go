@@ -52,6 +52,8 @@ func TestServesLimitsAndShutsDownOnSIGTERM(t *testing.T) {
 	port := freePort(t)
 	t.Setenv("PORT", port)
 	t.Setenv("RATELIMIT_DEFAULT", "2/minute")
+	const adminToken = "example-admin-token"
+	t.Setenv("ADMIN_TOKEN", adminToken)
 	var logs syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(slog.New(slog.NewTextHandler(&logs, nil))) }()
@@ -81,14 +83,33 @@ func TestServesLimitsAndShutsDownOnSIGTERM(t *testing.T) {
 
 	resp, err := http.Get(base + "/health/ratelimit")
 	require.NoError(t, err)
-	var status struct {
-		Backend string `json:"backend"`
-		Message string `json:"message"`
-	}
+	var status map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&status))
 	resp.Body.Close()
-	assert.Equal(t, "memory", status.Backend)
-	assert.Equal(t, "In-memory rate limiting (single instance only)", status.Message)
+	assert.Equal(t, map[string]any{"backend": "memory", "redis_connected": false,
+		"message": "In-memory rate limiting (single instance only)", "ready": true}, status,
+		"the public health tells no details")
+
+	details := func(auth string) (int, map[string]any) {
+		req, err := http.NewRequest(http.MethodGet, base+"/admin/health/ratelimit", nil)
+		require.NoError(t, err)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		return resp.StatusCode, body
+	}
+	code, _ := details("")
+	assert.Equal(t, http.StatusUnauthorized, code)
+	code, _ = details("Bearer wrong-token")
+	assert.Equal(t, http.StatusUnauthorized, code)
+	code, body := details("Bearer " + adminToken)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, []any{"2/minute"}, body["limits"], "the details behind the token")
 
 	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGTERM))
 	select {
