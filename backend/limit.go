@@ -83,26 +83,44 @@ func (l Limit) Validate() error {
 //
 // Units are second, minute, hour, day, month (30 days) and year (360 days),
 // singular or plural, in any case. At most MaxLimits limits are allowed, and no
-// two of them may have the same period.
+// two of them may have the same period. Spaces around a limit are ignored, but
+// nothing else is: an empty limit, as in "10/minute;;" or "10/minute;", is an
+// error, so that a limit lost in editing is never taken for none.
 func ParseLimits(s string) ([]Limit, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, fmt.Errorf("%w: empty limits string", ErrInvalidLimit)
 	}
 	var limits []Limit
-	for item := range strings.FieldsFuncSeq(s, isLimitSeparator) {
+	items := 0
+	for rest := s; ; {
+		item, after, more := cutLimit(rest)
+		items++
 		if strings.TrimSpace(item) == "" {
-			continue // tolerate "10/second; " and ";;"
+			return nil, fmt.Errorf("%w: limit %d of %q is empty (separate limits with one ';', ',' or '|', as in \"100/minute;1000/hour\")",
+				ErrInvalidLimit, items, s)
 		}
 		l, err := parseLimit(item)
 		if err != nil {
 			return nil, err
 		}
 		limits = append(limits, l)
+		if !more {
+			break
+		}
+		rest = after
 	}
 	if err := validateLimits(limits); err != nil {
 		return nil, err
 	}
 	return limits, nil
+}
+
+// cutLimit cuts s at its first separator.
+func cutLimit(s string) (item, after string, found bool) {
+	if i := strings.IndexFunc(s, isLimitSeparator); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
 }
 
 func isLimitSeparator(r rune) bool { return r == ';' || r == ',' || r == '|' }

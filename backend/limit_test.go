@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ func TestParseLimits(t *testing.T) {
 			give: "10/second;100/minute;1000/hour",
 			want: []backend.Limit{{10, time.Second}, {100, time.Minute}, {1000, time.Hour}},
 		},
-		{give: " 1/second , 2/minute | 3/hour ; ", want: []backend.Limit{{1, time.Second}, {2, time.Minute}, {3, time.Hour}}},
+		{give: " 1/second , 2/minute | 3/hour ", want: []backend.Limit{{1, time.Second}, {2, time.Minute}, {3, time.Hour}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
@@ -45,7 +46,11 @@ func TestParseLimitsErrors(t *testing.T) {
 		want string // a part of the error message
 	}{
 		{give: "", want: "empty limits string"},
-		{give: " ;; ", want: "no limits"},
+		{give: " ;; ", want: `limit 1 of " ;; " is empty`},
+		{give: "10/minute;;", want: `limit 2 of "10/minute;;" is empty (separate limits with one ';', ',' or '|'`},
+		{give: "10/minute;", want: `limit 2 of "10/minute;" is empty`},
+		{give: ",10/minute", want: `limit 1 of ",10/minute" is empty`},
+		{give: "10/minute; |100/hour", want: `limit 2 of "10/minute; |100/hour" is empty`},
 		{give: "abc", want: `"abc": it does not start with a count`},
 		{give: "10", want: `not followed by "/" or "per"`},
 		{give: "10 minute", want: `not followed by "/" or "per"`},
@@ -147,7 +152,7 @@ func TestStrategy(t *testing.T) {
 // FuzzParseLimits checks that the parser never panics and that every limit it
 // accepts prints as a string that parses back to the same limits.
 func FuzzParseLimits(f *testing.F) {
-	for _, s := range []string{"10/second", "100 per minute;1000/hour", "500 per 7 days", "1/2 years", "3|4", "x/y", "9 per 99999999999 seconds"} {
+	for _, s := range []string{"10/second", "100 per minute;1000/hour", "500 per 7 days", "1/2 years", "10/minute;;", "3|4", "x/y", "9 per 99999999999 seconds"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -157,6 +162,9 @@ func FuzzParseLimits(f *testing.F) {
 				t.Fatalf("ParseLimits(%q) error %v does not wrap ErrInvalidLimit", s, err)
 			}
 			return
+		}
+		if separators := strings.Count(s, ";") + strings.Count(s, ",") + strings.Count(s, "|"); separators != len(limits)-1 {
+			t.Fatalf("ParseLimits(%q) = %v, from %d separators: an item was dropped", s, limits, separators)
 		}
 		text := backend.FormatLimits(limits)
 		back, err := backend.ParseLimits(text)
