@@ -7,7 +7,9 @@
 -- ARGV[4+] count and period (microseconds) of each limit, in pairs
 --
 -- Returns {allowed, retry_after, now, version, remaining_1, reset_1, ...}, times
--- in microseconds. The hash is written only when the request is admitted
+-- in microseconds; a denial by sliding windows adds, after the states, the
+-- previous and current window's units of each limit, {p_1, c_1, ...}, from
+-- which a client watching the denial follows how the counts slide. The hash is written only when the request is admitted
 -- with a cost above zero: a denial changes nothing, so copies of the hash
 -- cached by other clients stay valid, and a denied request consumes nothing.
 --
@@ -173,9 +175,12 @@ if n == 1 then
       redis.call('HSET', key, unpack(set))
     end
   end
-  local admits = 0
-  if retry == 0 then admits = 1 end
-  return {admits, retry, now, version, remaining, reset}
+  if retry == 0 then
+    return {1, 0, now, version, remaining, reset}
+  elseif strategy == 0 then
+    return {0, retry, now, version, remaining, reset, p, c}
+  end
+  return {0, retry, now, version, remaining, reset}
 end
 
 -- Any number of limits --------------------------------------------------------
@@ -276,6 +281,11 @@ for i = 1, n do
   end
   reply[3 + 2 * i], reply[4 + 2 * i] = remaining, reset
   if ends > expiry then expiry = ends end
+end
+if retry > 0 and strategy == 0 then
+  for i = 1, n do
+    reply[3 + 2 * n + 2 * i], reply[4 + 2 * n + 2 * i] = prev[i], curr[i]
+  end
 end
 
 if allowed then

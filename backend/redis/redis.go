@@ -201,12 +201,12 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 	if err != nil {
 		return backend.Result{}, err
 	}
-	r, version, err := parseReply(reply, len(p.Limits))
+	r, version, w, err := parseReply(reply, len(p.Limits))
 	if err != nil {
 		return backend.Result{}, err
 	}
 	if !r.Allowed && s.watch != nil && cost > 0 {
-		s.watch.add(ctx, rkey, p, cost, sent, s.localNow(), r, version)
+		s.watch.add(ctx, rkey, p, cost, sent, s.localNow(), r, version, &w)
 	}
 	return r, nil
 }
@@ -257,15 +257,20 @@ func limitArgs(l backend.Limit) *[2]string {
 	return a
 }
 
-// parseReply reads decide.lua's reply.
-func parseReply(reply []rueidis.RedisMessage, n int) (r backend.Result, version int64, err error) {
-	if len(reply) != 4+2*n {
-		return r, 0, fmt.Errorf("redis: decide script replied %d values, want %d", len(reply), 4+2*n)
+// windows holds, per limit of a sliding-window policy, the units counted in
+// the previous and the current window, as a denial's reply gives them.
+type windows [backend.MaxLimits][2]int64
+
+// parseReply reads decide.lua's reply: the Result, the hash's version, and
+// for a denial by sliding windows their counts.
+func parseReply(reply []rueidis.RedisMessage, n int) (r backend.Result, version int64, w windows, err error) {
+	if len(reply) != 4+2*n && len(reply) != 4+4*n {
+		return r, 0, w, fmt.Errorf("redis: decide script replied %d values, want %d or %d", len(reply), 4+2*n, 4+4*n)
 	}
-	var v [4 + 2*backend.MaxLimits]int64
+	var v [4 + 4*backend.MaxLimits]int64
 	for i := range reply {
 		if v[i], err = reply[i].AsInt64(); err != nil {
-			return r, 0, fmt.Errorf("redis: decide script reply: %w", err)
+			return r, 0, w, fmt.Errorf("redis: decide script reply: %w", err)
 		}
 	}
 	r.Allowed = v[0] == 1
@@ -273,8 +278,11 @@ func parseReply(reply []rueidis.RedisMessage, n int) (r backend.Result, version 
 	r.Now = time.UnixMicro(v[2])
 	for i := range n {
 		r.States[i] = backend.LimitState{Remaining: v[4+2*i], Reset: time.Duration(v[5+2*i]) * time.Microsecond}
+		if len(reply) == 4+4*n {
+			w[i] = [2]int64{v[4+2*n+2*i], v[5+2*n+2*i]}
+		}
 	}
-	return r, v[3], nil
+	return r, v[3], w, nil
 }
 
 func (s *Store) localNow() time.Time {

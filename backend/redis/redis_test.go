@@ -436,3 +436,78 @@ func TestClientWithoutCacheIsFoundOut(t *testing.T) {
 	assert.Equal(t, int64(80), calls["evalsha"]+calls["eval"])
 	assert.Zero(t, calls["hget"])
 }
+
+// TestWatchedDenialIsTheServers checks that a denial answered from a watch
+// is the one the server gives at the same moment: the same RetryAfter (a
+// cost above a limit's count keeps that limit's Period, and does not count
+// down) and the same state of every limit, including those that did not
+// deny and whose count slides or refills meanwhile. For every strategy, one
+// limit and two, costs below and above the counts, the watching Store's
+// denials are compared, moment by moment, with those of a Store without a
+// cache on the same keys: at each moment a request of each cost is sent
+// until one is denied, and again a little later, when the watch answers.
+func TestWatchedDenialIsTheServers(t *testing.T) {
+	srv := redistest.Start(t)
+	clk := backendtest.NewClock(time.Date(2026, 3, 1, 12, 0, 7, 0, time.UTC))
+	server := newStore(t, newClient(t, srv.URL(), false), redis.WithClientCache(false), redis.WithClock(clk.Now))
+	tests := []struct {
+		name   string
+		limits string
+		costs  []int64
+	}{
+		{name: "one limit", limits: "2/minute", costs: []int64{1}},
+		{name: "one limit, cost above it", limits: "2/minute", costs: []int64{3}},
+		{name: "one limit, exhausted then cost above it", limits: "2/minute", costs: []int64{1, 3}},
+		{name: "two limits", limits: "3/second;5/minute", costs: []int64{1}},
+		{name: "two limits, cost of two", limits: "3/second;5/minute", costs: []int64{2}},
+		{name: "two limits, cost above one", limits: "3/second;5/minute", costs: []int64{4}},
+		{name: "two limits, cost above both", limits: "3/second;5/minute", costs: []int64{6}},
+		{name: "two limits, exhausted then cost above one", limits: "3/second;5/minute", costs: []int64{1, 4}},
+	}
+	steps := []time.Duration{0, 250 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second,
+		20*time.Second + 700*time.Millisecond, 37*time.Second + 550*time.Millisecond, 59*time.Second + 999*time.Millisecond}
+	ctx := context.Background()
+	for _, mode := range cachingModes {
+		for _, strategy := range []backend.Strategy{backend.SlidingWindow, backend.FixedWindow, backend.TokenBucket} {
+			for i, tt := range tests {
+				t.Run(mode.name+"/"+strategy.String()+"/"+tt.name, func(t *testing.T) {
+					watching := mode.newStore(t, srv.URL(), redis.WithClock(clk.Now))
+					p := policy(t, strategy, tt.limits)
+					key := mode.name + strconv.Itoa(i)
+					// The key exists, so that a denial of any cost is watched.
+					r, err := watching.Allow(ctx, key, p, 1)
+					require.NoError(t, err)
+					require.True(t, r.Allowed)
+
+					watched := 0
+					check := func(cost int64) (denied bool) {
+						t.Helper()
+						if watching.Watched() > 0 {
+							watched++
+						}
+						got, err := watching.Allow(ctx, key, p, cost)
+						require.NoError(t, err)
+						if got.Allowed {
+							return false
+						}
+						want, err := server.Allow(ctx, key, p, cost)
+						require.NoError(t, err)
+						require.Equal(t, want, got, "cost %d at %v", cost, clk.Now())
+						return true
+					}
+					for _, step := range steps {
+						clk.Advance(step)
+						for _, cost := range tt.costs {
+							for n := 0; !check(cost); n++ {
+								require.Less(t, n, 20, "a request of cost %d is denied at %v", cost, clk.Now())
+							}
+							clk.Advance(1300 * time.Millisecond)
+							check(cost)
+						}
+					}
+					assert.Positive(t, watched, "some denials were answered from a watch")
+				})
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,10 +46,11 @@ type watch struct {
 	// so the watch never denies what the server would admit. The Results it
 	// gives count from received instead, so that their RetryAfter is never
 	// shorter than the server's.
-	until  time.Time
-	policy backend.Policy
-	result backend.Result
-	read   rueidis.Cacheable // HGET <key> v, pinned for reuse
+	until   time.Time
+	policy  backend.Policy
+	result  backend.Result
+	windows windows           // a sliding window's counts, to follow them
+	read    rueidis.Cacheable // HGET <key> v, pinned for reuse
 }
 
 func newWatchList(client rueidis.Client, max int, tracked bool) *watchList {
@@ -100,8 +102,12 @@ func (wl *watchList) deny(ctx context.Context, rkey string, cost int64, now time
 	return w.at(now), true
 }
 
-// at returns the watch's Result as of now: the same counts, with the times
-// moved on by the time since the denial's reply.
+// at returns the watch's Result as of now: what the server would answer
+// then, the hash being unchanged. The times move on by the time since the
+// denial's reply, and each limit's state follows them as the server's
+// would: a sliding window slides its counts, a fixed window that ended
+// starts afresh, a token bucket refills. A cost above some limit's count is
+// never admitted: its RetryAfter stays that limit's Period.
 func (w *watch) at(now time.Time) backend.Result {
 	passed := now.Sub(w.received)
 	r := w.result
@@ -109,26 +115,52 @@ func (w *watch) at(now time.Time) backend.Result {
 	r.RetryAfter -= passed
 	for i, l := range w.policy.Limits {
 		st := &r.States[i]
-		st.Reset -= passed
-		if st.Reset > 0 {
-			continue
-		}
 		switch w.policy.Strategy {
-		case backend.SlidingWindow: // into a later window of the same length
-			st.Reset = st.Reset%l.Period + l.Period
-		case backend.FixedWindow: // the window ended: a fresh one
-			st.Remaining, st.Reset = l.Count, l.Period
-		default:
-			st.Reset = 0
+		case backend.SlidingWindow:
+			*st = slide(l, w.windows[i], st.Reset, passed)
+		case backend.FixedWindow:
+			// A window that holds nothing has not started: it stays whole.
+			if st.Remaining < l.Count {
+				if st.Reset -= passed; st.Reset <= 0 {
+					st.Remaining, st.Reset = l.Count, l.Period
+				}
+			}
+		case backend.TokenBucket:
+			st.Reset = max(st.Reset-passed, 0)
+			tick := l.Period.Microseconds() / l.Count
+			st.Remaining = min(max((l.Count*tick-st.Reset.Microseconds())/tick, 0), l.Count)
+		}
+		if w.cost > l.Count {
+			r.RetryAfter = max(r.RetryAfter, l.Period)
 		}
 	}
 	return r
 }
 
+// slide returns the state of sliding window l, whose previous and current
+// windows held counts with reset left of the current one, after passed: the
+// arithmetic of decide.lua, in microseconds.
+func slide(l backend.Limit, counts [2]int64, reset, passed time.Duration) backend.LimitState {
+	period := l.Period.Microseconds()
+	prev, cur := counts[0], counts[1]
+	elapsed := period - reset.Microseconds() + passed.Microseconds()
+	switch {
+	case elapsed >= 2*period:
+		prev, cur, elapsed = 0, 0, elapsed%period
+	case elapsed >= period:
+		prev, cur, elapsed = cur, 0, elapsed-period
+	}
+	used := float64(prev)*float64(period-elapsed)/float64(period) + float64(cur)
+	return backend.LimitState{
+		Remaining: max(0, int64(math.Floor(float64(l.Count)-used))),
+		Reset:     time.Duration(period-elapsed) * time.Microsecond,
+	}
+}
+
 // add watches rkey after a denial made at version. It reads the version
 // through the cache, which also asks the server to track the key; the watch
 // is kept only if the hash is still the one the denial saw.
-func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cost int64, sent, received time.Time, r backend.Result, version int64) {
+func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cost int64, sent, received time.Time, r backend.Result, version int64, counts *windows) {
 	if r.RetryAfter <= 0 || wl.off.Load() {
 		return
 	}
@@ -140,6 +172,7 @@ func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cos
 		until:    sent.Add(r.RetryAfter),
 		policy:   backend.Policy{Strategy: p.Strategy, Limits: append([]backend.Limit(nil), p.Limits...)},
 		result:   r,
+		windows:  *counts,
 		read:     wl.client.B().Hget().Key(rkey).Field("v").Cache().Pin(),
 	}
 	wl.mu.Lock()
