@@ -79,8 +79,44 @@ func applyEnv(c *config) error {
 			}
 			return envError(name, value, err)
 		}
+		if from := c.from.ofVar(name); from != nil {
+			*from = envOrigin(name, value)
+		}
 	}
 	return nil
+}
+
+// ofVar returns the origin that variable name sets, or nil for a variable
+// whose value is checked alone.
+func (o *origins) ofVar(name string) *string {
+	switch name {
+	case EnvDefault:
+		return &o.limits
+	case EnvStrategy:
+		return &o.strategy
+	case EnvFallbackLimits:
+		return &o.fallback
+	case EnvFailureMode:
+		return &o.failure
+	case EnvRedisURL:
+		return &o.redis
+	case EnvRedisCAFile:
+		return &o.caFile
+	case EnvRedisTimeout:
+		return &o.timeout
+	case EnvClientCache:
+		return &o.cache
+	}
+	return nil
+}
+
+// envOrigin names a variable and its value, without the credentials of a
+// Redis URL.
+func envOrigin(name, value string) string {
+	if name == EnvRedisURL {
+		value = redisurl.Redact(value)
+	}
+	return fmt.Sprintf("%s=%q", name, value)
 }
 
 func applyEnvVar(c *config, name, value string) error {
@@ -194,7 +230,7 @@ func parseKeyBy(value string) (Option, error) {
 
 func envError(name, value string, err error) error {
 	if value == "" {
-		return fmt.Errorf("ginlimit: %s: %w: %w", name, ErrInvalidOption, err)
+		return invalid(name, err)
 	}
-	return fmt.Errorf("ginlimit: %s=%q: %w: %w", name, value, ErrInvalidOption, err)
+	return invalid(fmt.Sprintf("%s=%q", name, value), err)
 }

@@ -67,7 +67,7 @@ func WithFailureMode(m FailureMode) Option {
 		if m > FailClosed {
 			return invalidf(fmt.Sprintf("WithFailureMode(%d)", m), "unknown failure mode")
 		}
-		c.failure = m
+		c.failure, c.from.failure = m, fmt.Sprintf("WithFailureMode(%v)", m)
 		return nil
 	})
 }
@@ -87,7 +87,7 @@ func WithFallbackLimits(limits string) Option {
 		if err != nil {
 			return invalid(fmt.Sprintf("WithFallbackLimits(%q)", limits), err)
 		}
-		c.fallbackLimits = parsed
+		c.fallbackLimits, c.from.fallback = parsed, fmt.Sprintf("WithFallbackLimits(%q)", limits)
 		return nil
 	})
 }

@@ -158,7 +158,7 @@ func TestFallbackLimitsMustFitWithEveryPolicy(t *testing.T) {
 	_, err := ginlimit.NewLimiter(ginlimit.WithLimits("1/second;2/minute;3/hour;4/day;5/month;6/year;7 per 2 seconds;8 per 3 seconds"),
 		ginlimit.WithFallbackLimits("1 per 5 seconds"), ginlimit.WithLogger(discardLogger()))
 	require.ErrorIs(t, err, ginlimit.ErrInvalidOption)
-	assert.Contains(t, err.Error(), `WithFallbackLimits("1/5 seconds") with limits "1/second;`)
+	assert.Contains(t, err.Error(), `ginlimit: WithFallbackLimits("1 per 5 seconds"): invalid option: with the limits "1/second;`)
 	assert.Contains(t, err.Error(), `9 limits, at most 8 are allowed`)
 }
 
@@ -207,20 +207,22 @@ func TestRedisOptionErrors(t *testing.T) {
 	}{
 		{"timeout zero", []ginlimit.Option{ginlimit.WithRedisTimeout(0)}, `ginlimit: WithRedisTimeout(0s): invalid option: want 1ms to 10s`},
 		{"timeout long", []ginlimit.Option{ginlimit.WithRedisTimeout(time.Minute)}, `WithRedisTimeout(1m0s)`},
-		{"scheme", []ginlimit.Option{ginlimit.WithRedisURL("http://u:hunter22@host:1")}, `ginlimit: WithRedisURL("http://u:xxxxx@host:1"): invalid option:`},
+		{"scheme", []ginlimit.Option{ginlimit.WithRedisURL("http://u:hunter22@host:1")}, `ginlimit: WithRedisURL("http://xxxxx@host:1"): invalid option:`},
 		{"empty url", []ginlimit.Option{ginlimit.WithRedisURL("")}, `WithRedisURL(""): invalid option:`},
 		{"nil client", []ginlimit.Option{ginlimit.WithRedisClient(nil)}, `ginlimit: WithRedisClient(nil): invalid option: the client is nil`},
 		{"no address", []ginlimit.Option{ginlimit.WithRedisOptions(rueidis.ClientOption{})}, `ginlimit: WithRedisOptions: invalid option: InitAddress is empty`},
-		{"backend and redis", []ginlimit.Option{ginlimit.WithBackend(&recordingBackend{}), ginlimit.WithRedisURL("redis://127.0.0.1:1")}, `ginlimit: WithBackend: invalid option: a Limiter counts in a custom backend or in Redis, not both`},
-		{"ca without tls", []ginlimit.Option{ginlimit.WithRedisURL("redis://127.0.0.1:1"), ginlimit.WithRedisCAFile("/dev/null")}, `ginlimit: WithRedisCAFile: invalid option: the Redis URL does not use TLS`},
-		{"ca without redis", []ginlimit.Option{ginlimit.WithRedisCAFile("/dev/null")}, `ginlimit: WithRedisCAFile: invalid option: no Redis URL is configured`},
+		{"backend and redis", []ginlimit.Option{ginlimit.WithBackend(&recordingBackend{}), ginlimit.WithRedisURL("redis://127.0.0.1:1")}, `ginlimit: WithRedisURL("redis://127.0.0.1:1"): invalid option: a Limiter counts in Redis or in a custom backend, not both, and WithBackend gives a custom backend`},
+		{"ca without tls", []ginlimit.Option{ginlimit.WithRedisURL("redis://127.0.0.1:1"), ginlimit.WithRedisCAFile("/dev/null")}, `ginlimit: WithRedisCAFile("/dev/null"): invalid option: WithRedisURL("redis://127.0.0.1:1") does not use TLS: use rediss:// or valkeys://`},
+		{"ca without redis", []ginlimit.Option{ginlimit.WithRedisCAFile("/dev/null")}, `ginlimit: WithRedisCAFile("/dev/null"): invalid option: no Redis URL is configured: set REDIS_URL or use WithRedisURL`},
 		{"ca empty", []ginlimit.Option{ginlimit.WithRedisCAFile("")}, `ginlimit: WithRedisCAFile(""): invalid option: the path is empty`},
-		{"ca with a caller's client", []ginlimit.Option{ginlimit.WithRedisClient(callerClient(t)), ginlimit.WithRedisCAFile("/dev/null")}, `ginlimit: WithRedisCAFile: invalid option: a client given by WithRedisClient carries its own TLS configuration`},
-		{"ca unreadable", []ginlimit.Option{ginlimit.WithRedisURL("rediss://127.0.0.1:1"), ginlimit.WithRedisCAFile("/nonexistent/ca.pem")}, `ginlimit: WithRedisCAFile: invalid option:`},
+		{"ca with a caller's client", []ginlimit.Option{ginlimit.WithRedisClient(callerClient(t)), ginlimit.WithRedisCAFile("/dev/null")}, `ginlimit: WithRedisCAFile("/dev/null"): invalid option: a client given by WithRedisClient carries its own TLS configuration`},
+		{"ca unreadable", []ginlimit.Option{ginlimit.WithRedisURL("rediss://127.0.0.1:1"), ginlimit.WithRedisCAFile("/nonexistent/ca.pem")}, `ginlimit: WithRedisCAFile("/nonexistent/ca.pem"): invalid option: cannot read CA file "/nonexistent/ca.pem": no such file or directory`},
 		{"failure mode", []ginlimit.Option{ginlimit.WithFailureMode(9)}, `ginlimit: WithFailureMode(9): invalid option: unknown failure mode`},
 		{"fallback limits", []ginlimit.Option{ginlimit.WithFallbackLimits("x")}, `ginlimit: WithFallbackLimits("x"): invalid option: invalid limit`},
 		{"hook", []ginlimit.Option{ginlimit.WithOnFallbackChange(nil)}, `ginlimit: WithOnFallbackChange(nil): invalid option: the function is nil`},
-		{"token bucket too fast for redis", []ginlimit.Option{ginlimit.WithRedisURL("redis://127.0.0.1:1"), ginlimit.WithStrategy(ginlimit.TokenBucket), ginlimit.WithLimits("2000000/second")}, `admits more than one unit a microsecond`},
+		{"token bucket too fast for redis", []ginlimit.Option{ginlimit.WithRedisURL("redis://127.0.0.1:1"), ginlimit.WithStrategy(ginlimit.TokenBucket), ginlimit.WithLimits("2000000/second")}, `ginlimit: WithLimits("2000000/second"): invalid option: redis: invalid policy: token bucket 2000000/second admits more than one unit a microsecond (with WithStrategy(token-bucket), WithRedisURL("redis://127.0.0.1:1"))`},
+		{"fallback limits with the limits", []ginlimit.Option{ginlimit.WithRedisURL("redis://127.0.0.1:1"), ginlimit.WithLimits("1/1 second;2/2 seconds;3/3 seconds;4/4 seconds;5/5 seconds;6/6 seconds;7/7 seconds;8/8 seconds"), ginlimit.WithFallbackLimits("9/9 seconds")}, `ginlimit: WithFallbackLimits("9/9 seconds"): invalid option: with the limits "1/second;2/2 seconds;3/3 seconds;4/4 seconds;5/5 seconds;6/6 seconds;7/7 seconds;8/8 seconds" (with WithLimits(`},
+		{"disabled still checks", []ginlimit.Option{ginlimit.WithEnabled(false), ginlimit.WithRedisURL("rediss://127.0.0.1:1"), ginlimit.WithRedisCAFile("/nonexistent/ca.pem")}, `ginlimit: WithRedisCAFile("/nonexistent/ca.pem"): invalid option: cannot read CA file`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -82,6 +82,9 @@ func NewLimiter(opts ...Option) (*Limiter, error) {
 			return nil, err
 		}
 	}
+	if err := cfg.checkShared(); err != nil {
+		return nil, err
+	}
 	l := &Limiter{cfg: cfg}
 	if cfg.enabled {
 		if err := l.build(); err != nil {
@@ -135,6 +138,10 @@ func (l *Limiter) build() error {
 		l.memory.Store(store)
 	}
 
+	if cfg.backend == nil && !cfg.redis.configured() {
+		cfg.warnUnshared()
+	}
+
 	r := &remote{
 		timeout:    cfg.redis.timeout,
 		mask:       cfg.redis.mask,
@@ -143,16 +150,11 @@ func (l *Limiter) build() error {
 		stop:       make(chan struct{}),
 	}
 	switch {
-	case cfg.backend != nil && cfg.redis.configured():
-		return invalidf("WithBackend", "a Limiter counts in a custom backend or in Redis, not both")
 	case cfg.backend != nil:
 		r.name = backendName(cfg.backend)
 		r.cur.Store(newRemoteBackend(cfg.backend))
 		r.connected.Store(true)
 	case cfg.redis.client != nil:
-		if cfg.redis.caFile != "" {
-			return invalidf("WithRedisCAFile", "a client given by WithRedisClient carries its own TLS configuration")
-		}
 		rb, err := newRedisBackend(cfg.redis.client, !cfg.redis.noCache, cfg.clock, nil)
 		if err != nil {
 			return fmt.Errorf("ginlimit: WithRedisClient: %w", err)
@@ -161,19 +163,46 @@ func (l *Limiter) build() error {
 		r.cur.Store(rb)
 		r.connected.Store(true)
 	case cfg.redis.opt != nil:
-		dial, err := cfg.redis.dialer(cfg.clock)
+		opt, err := cfg.redis.clientOption(cfg.from)
 		if err != nil {
 			return err
 		}
-		r.name, r.addr, r.dial = "redis", cfg.redis.addr(), dial
+		r.name, r.addr, r.dial = "redis", cfg.redis.addr(), dialer(opt, cfg.clock)
 	default:
-		if cfg.redis.caFile != "" {
-			return invalidf("WithRedisCAFile", "no Redis URL is configured")
-		}
 		return nil
 	}
 	l.remote = r
 	return nil
+}
+
+// checkShared reports what is wrong with the settings of the shared backend,
+// naming the inputs at fault. It runs whether or not the Limiter is enabled,
+// so that turning it on never reveals a mistake made long before.
+func (c *config) checkShared() error {
+	switch {
+	case c.backend != nil && c.redis.configured():
+		return invalidf(c.from.redis, "a Limiter counts in Redis or in a custom backend, not both, and %s gives a custom backend", c.from.backend)
+	case c.redis.caFile == "":
+		return nil
+	case c.redis.client != nil:
+		return invalidf(c.from.caFile, "a client given by WithRedisClient carries its own TLS configuration")
+	case c.redis.opt == nil:
+		return invalidf(c.from.caFile, "no Redis URL is configured: set %s or use WithRedisURL", EnvRedisURL)
+	}
+	_, err := c.redis.clientOption(c.from) // reads the CA file
+	return err
+}
+
+// warnUnshared logs the settings that only a shared backend uses, when there
+// is none: they are not errors (a service may run without Redis in
+// development and with it in production), but they are not ignored in
+// silence either.
+func (c *config) warnUnshared() {
+	for _, origin := range []string{c.from.timeout, c.from.cache, c.from.failure, c.from.fallback} {
+		if origin != "" {
+			c.logger.Warn("ginlimit: setting has no effect without Redis or a custom backend", "setting", origin)
+		}
+	}
 }
 
 // Middleware returns the handler that applies the Limiter's own limits, for
@@ -207,6 +236,7 @@ func (l *Limiter) route(limits string, opts []Option) (gin.HandlerFunc, error) {
 	if err := WithLimits(limits).apply(&cfg); err != nil {
 		return nil, err
 	}
+	cfg.from.limits = "" // the route's own: its error names it
 	for i, o := range opts {
 		switch {
 		case o == nil:
@@ -270,9 +300,6 @@ type policy struct {
 }
 
 func (l *Limiter) handler(cfg *config) (gin.HandlerFunc, error) {
-	if !cfg.enabled {
-		return func(*gin.Context) {}, nil
-	}
 	p := &policy{
 		l:        l,
 		policy:   backend.Policy{Strategy: cfg.strategy, Limits: slices.Clone(cfg.limits)},
@@ -284,16 +311,19 @@ func (l *Limiter) handler(cfg *config) (gin.HandlerFunc, error) {
 		failure:  cfg.failure,
 	}
 	if err := p.policy.Validate(); err != nil {
-		return nil, fmt.Errorf("ginlimit: %w: %w", ErrInvalidOption, err)
+		return nil, invalidFrom(cfg.from.limits, fmt.Errorf("%w%s", err, named(cfg.from.strategy)))
 	}
 	if l.cfg.redis.configured() {
 		if err := redis.CheckPolicy(p.policy); err != nil {
-			return nil, fmt.Errorf("ginlimit: %w: %w", ErrInvalidOption, err)
+			return nil, invalidFrom(cfg.from.limits, fmt.Errorf("%w%s", err, named(cfg.from.strategy, l.cfg.from.redis)))
 		}
 	}
 	p.fallback = fallbackPolicy(p.policy, l.cfg.fallbackLimits)
 	if err := p.fallback.Validate(); err != nil {
-		return nil, invalid(fmt.Sprintf("WithFallbackLimits(%q) with limits %q", backend.FormatLimits(l.cfg.fallbackLimits), backend.FormatLimits(p.policy.Limits)), err)
+		return nil, invalid(l.cfg.from.fallback, fmt.Errorf("with the limits %q%s: %w", backend.FormatLimits(p.policy.Limits), named(cfg.from.limits), err))
+	}
+	if !cfg.enabled {
+		return func(*gin.Context) {}, nil
 	}
 	if cfg.name != "" {
 		p.named = p.newScope(cfg.name)

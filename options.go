@@ -106,6 +106,7 @@ type config struct {
 	redis          redisConfig
 	fallbackLimits []backend.Limit
 	onFallback     func(active bool)
+	from           origins
 
 	// Per route.
 	name     string
@@ -137,8 +138,44 @@ func defaultConfig() config {
 	}
 }
 
+// origins records where the settings that are checked together, when the
+// Limiter is built, came from: an option's call such as
+// WithRedisCAFile("/ca.pem"), or an environment variable such as
+// RATELIMIT_REDIS_CA_FILE="/ca.pem". An error of such a check names each
+// input it involves, so that a user knows what to change. An empty origin is
+// a default.
+type origins struct {
+	limits, strategy, fallback, failure    string
+	backend, redis, caFile, timeout, cache string
+}
+
+// named joins the non-empty origins, for the end of an error message:
+// " (with A, B)", or "" when all are empty.
+func named(origins ...string) string {
+	var set []string
+	for _, o := range origins {
+		if o != "" {
+			set = append(set, o)
+		}
+	}
+	if len(set) == 0 {
+		return ""
+	}
+	return " (with " + strings.Join(set, ", ") + ")"
+}
+
 func invalid(option string, err error) error {
 	return fmt.Errorf("ginlimit: %s: %w: %w", option, ErrInvalidOption, err)
+}
+
+// invalidFrom is invalid for a setting of the given origin, or a bare
+// configuration error when the setting has none (a default, or a route's
+// own limits, which the route's error names).
+func invalidFrom(origin string, err error) error {
+	if origin == "" {
+		return fmt.Errorf("ginlimit: %w: %w", ErrInvalidOption, err)
+	}
+	return invalid(origin, err)
 }
 
 func invalidf(option, format string, args ...any) error {
@@ -164,7 +201,7 @@ func WithLimits(limits string) Option {
 		if err != nil {
 			return invalid(fmt.Sprintf("WithLimits(%q)", limits), err)
 		}
-		c.limits = parsed
+		c.limits, c.from.limits = parsed, fmt.Sprintf("WithLimits(%q)", limits)
 		return nil
 	})
 }
@@ -176,7 +213,7 @@ func WithStrategy(s Strategy) Option {
 		if s > backend.TokenBucket {
 			return invalidf(fmt.Sprintf("WithStrategy(%v)", s), "unknown strategy")
 		}
-		c.strategy = s
+		c.strategy, c.from.strategy = s, fmt.Sprintf("WithStrategy(%v)", s)
 		return nil
 	})
 }
@@ -303,7 +340,7 @@ func WithBackend(b backend.Backend) Option {
 		if b == nil {
 			return invalidf("WithBackend(nil)", "the backend is nil")
 		}
-		c.backend = b
+		c.backend, c.from.backend = b, "WithBackend"
 		return nil
 	})
 }

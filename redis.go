@@ -36,7 +36,7 @@ type redisConfig struct {
 	timeout time.Duration
 	noCache bool     // WithRedisClientCache(false)
 	caFile  string   // WithRedisCAFile
-	secrets []string // the passwords, masked out of every error text
+	secrets []string // the user names and passwords, masked out of every error text
 }
 
 func (r *redisConfig) configured() bool { return r.opt != nil || r.client != nil }
@@ -60,7 +60,8 @@ func WithRedisURL(rawURL string) Option {
 			return invalid(fmt.Sprintf("WithRedisURL(%q)", redisurl.Redact(rawURL)), err)
 		}
 		c.redis.opt, c.redis.client = &opt, nil
-		c.redis.secrets = passwords(opt)
+		c.redis.secrets = credentials(opt)
+		c.from.redis = fmt.Sprintf("WithRedisURL(%q)", redisurl.Redact(rawURL))
 		return nil
 	})
 }
@@ -68,15 +69,16 @@ func WithRedisURL(rawURL string) Option {
 // WithRedisOptions makes the Limiter count in Redis with a client built from
 // opt, as WithRedisURL does. ginlimit sets DisableRetry (a failing server must
 // fail fast, not be retried until the deadline), DisableCache when
-// WithRedisClientCache(false) says so, and a short dial timeout and a small
-// cache when opt sets none.
+// WithRedisClientCache(false) says so (opt's own DisableCache is kept), and a
+// short dial timeout and a small cache when opt sets none.
 func WithRedisOptions(opt rueidis.ClientOption) Option {
 	return limiterOption("WithRedisOptions", func(c *config) error {
 		if len(opt.InitAddress) == 0 {
 			return invalidf("WithRedisOptions", "InitAddress is empty")
 		}
 		c.redis.opt, c.redis.client = &opt, nil
-		c.redis.secrets = passwords(opt)
+		c.redis.secrets = credentials(opt)
+		c.from.redis = "WithRedisOptions"
 		return nil
 	})
 }
@@ -92,6 +94,7 @@ func WithRedisClient(client rueidis.Client) Option {
 			return invalidf("WithRedisClient(nil)", "the client is nil")
 		}
 		c.redis.opt, c.redis.client, c.redis.secrets = nil, client, nil
+		c.from.redis = "WithRedisClient"
 		return nil
 	})
 }
@@ -104,7 +107,7 @@ func WithRedisTimeout(d time.Duration) Option {
 		if d < time.Millisecond || d > 10*time.Second {
 			return invalidf(fmt.Sprintf("WithRedisTimeout(%v)", d), "want 1ms to 10s")
 		}
-		c.redis.timeout = d
+		c.redis.timeout, c.from.timeout = d, fmt.Sprintf("WithRedisTimeout(%v)", d)
 		return nil
 	})
 }
@@ -116,7 +119,7 @@ func WithRedisTimeout(d time.Duration) Option {
 // off to keep the client from ever asking for tracking.
 func WithRedisClientCache(on bool) Option {
 	return limiterOption("WithRedisClientCache", func(c *config) error {
-		c.redis.noCache = !on
+		c.redis.noCache, c.from.cache = !on, fmt.Sprintf("WithRedisClientCache(%t)", on)
 		return nil
 	})
 }
@@ -132,18 +135,14 @@ func WithRedisCAFile(path string) Option {
 		if path == "" {
 			return invalidf(`WithRedisCAFile("")`, "the path is empty")
 		}
-		c.redis.caFile = path
+		c.redis.caFile, c.from.caFile = path, fmt.Sprintf("WithRedisCAFile(%q)", path)
 		return nil
 	})
 }
 
-// dialer returns the function that connects to Redis for WithRedisURL and
-// WithRedisOptions, after checking the TLS configuration.
-func (r *redisConfig) dialer(clock func() time.Time) (func() (*remoteBackend, error), error) {
-	opt, err := r.clientOption()
-	if err != nil {
-		return nil, err
-	}
+// dialer returns the function that connects to Redis with opt, the options
+// clientOption returned.
+func dialer(opt rueidis.ClientOption, clock func() time.Time) func() (*remoteBackend, error) {
 	return func() (*remoteBackend, error) {
 		// The tracker hears the client's invalidations, so that the Store
 		// checks the keys it watches in memory alone.
@@ -175,20 +174,21 @@ func (r *redisConfig) dialer(clock func() time.Time) (func() (*remoteBackend, er
 		}
 		rb.close = func() { rb.b.(*redis.Store).Close(); client.Close() }
 		return rb, nil
-	}, nil
+	}
 }
 
 // clientOption returns the options the client is built with: the caller's,
-// with the CA file's roots, no retries, bounded dials and a small cache.
-func (r *redisConfig) clientOption() (rueidis.ClientOption, error) {
+// with the CA file's roots, no retries, bounded dials and a small cache. from
+// names the inputs in its errors.
+func (r *redisConfig) clientOption(from origins) (rueidis.ClientOption, error) {
 	opt := *r.opt
 	if r.caFile != "" {
 		if opt.TLSConfig == nil {
-			return opt, invalidf("WithRedisCAFile", "the Redis URL does not use TLS: use rediss:// or valkeys://")
+			return opt, invalidf(from.caFile, "%s does not use TLS: use rediss:// or valkeys://", from.redis)
 		}
 		pool, err := redisurl.LoadCA(r.caFile)
 		if err != nil {
-			return opt, invalid("WithRedisCAFile", err)
+			return opt, invalid(from.caFile, err)
 		}
 		opt.TLSConfig = opt.TLSConfig.Clone()
 		opt.TLSConfig.RootCAs = pool
@@ -206,7 +206,9 @@ func (r *redisConfig) clientOption() (rueidis.ClientOption, error) {
 		opt.TLSConfig.MinVersion = tls.VersionTLS12
 	}
 	opt.DisableRetry = true
-	opt.DisableCache = r.noCache
+	// The URL's client_cache=0, the caller's DisableCache and
+	// WithRedisClientCache(false) each turn caching off.
+	opt.DisableCache = opt.DisableCache || r.noCache
 	if opt.Dialer.Timeout == 0 {
 		opt.Dialer.Timeout = DefaultRedisDialTimeout
 	}
@@ -254,7 +256,8 @@ func (r *redisConfig) addr() string {
 	return strings.Join(nodes, ",")
 }
 
-// mask removes the password from an error's text.
+// mask removes the user names and passwords from an error's text: a server's
+// error may quote the user (NOPERM User limiter has no permissions...).
 func (r *redisConfig) mask(err error) string {
 	if err == nil {
 		return ""
@@ -295,15 +298,17 @@ func verifyPrivateCA(pool *x509.CertPool, host string) func(tls.ConnectionState)
 	}
 }
 
-// passwords returns the non-empty passwords of opt: the server's and the
-// Sentinel's.
-func passwords(opt rueidis.ClientOption) []string {
+// credentials returns the non-empty user names and passwords of opt: the
+// server's and the Sentinel's, longest first, so that a secret holding
+// another is masked whole.
+func credentials(opt rueidis.ClientOption) []string {
 	var out []string
-	for _, pw := range []string{opt.Password, opt.Sentinel.Password} {
-		if pw != "" {
-			out = append(out, pw)
+	for _, s := range []string{opt.Username, opt.Password, opt.Sentinel.Username, opt.Sentinel.Password} {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
 		}
 	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
 

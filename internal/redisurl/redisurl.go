@@ -3,13 +3,15 @@
 //
 // # Secrets
 //
-// No function of this package ever returns the URL's password, nor any part
-// of the user info, in an error: errors are built here from fixed texts and
+// The whole user info is secret: the password, and the user name too, since
+// "redis://PASSWORD@host" is how redis-cli takes a password alone. No function
+// of this package ever returns any part of it: Redact writes "xxxxx" in its
+// place, Addr names hosts only, and errors are built here from fixed texts and
 // from the parts of the URL that are known not to be user info (scheme, host,
-// port, path and non-secret query values), and each such part is left out when
-// it happens to contain the user name or the password. In particular the
-// errors of net/url (a *url.Error prints the whole URL, and some of its inner
-// errors quote bytes of it) and those of rueidis.ParseURL are never passed on.
+// port, path, query and fragment), each of which is left out when it happens
+// to contain the user name or the password. In particular the errors of
+// net/url (a *url.Error prints the whole URL, and some of its inner errors
+// quote bytes of it) and those of rueidis.ParseURL are never passed on.
 //
 // A URL whose password holds one of the reserved characters '/', '?' or '#'
 // unescaped is split by every URL parser at that character, so part of the
@@ -36,6 +38,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,8 +46,15 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// redactedPassword replaces passwords and secret query values in Redact.
-const redactedPassword = "xxxxx"
+// redacted replaces the user info and secret query values in Redact.
+const redacted = "xxxxx"
+
+// knownParams lists the query parameters rueidis.ParseURL (v1.0.79) reads, in
+// the order the errors give them. All but addr are read once.
+var knownParams = []string{
+	"addr", "client_cache", "client_name", "db", "dial_timeout",
+	"master_set", "max_retries", "protocol", "skip_verify", "write_timeout",
+}
 
 // supportedSchemes lists the schemes rueidis.ParseURL accepts, in the order the
 // error messages give them.
@@ -70,6 +80,7 @@ type rawParts struct {
 	scheme    string // lower case; "" when raw has no valid scheme
 	hasSlash  bool   // "//" follows "scheme:"
 	authority string // between "scheme://" and the first '/', '?' or '#'
+	userinfo  string // the authority before its last '@', as written
 	authEnd   int    // index in raw where the authority ends
 	after     string // raw[authEnd:]: path, query and fragment
 }
@@ -107,6 +118,9 @@ func splitRaw(raw string) rawParts {
 		end = start + j
 	}
 	p.authority = raw[start:end]
+	if at := strings.LastIndex(p.authority, "@"); at >= 0 {
+		p.userinfo = p.authority[:at]
+	}
 	p.authEnd = end
 	p.after = raw[end:]
 	return p
@@ -116,25 +130,42 @@ func splitRaw(raw string) rawParts {
 // rueidis.ParseURL accepts: redis://, rediss:// (TLS), unix://, valkey://,
 // valkeys://, cluster seeds as repeated addr=, Sentinel as master_set=.
 //
-// The options are those rueidis.ParseURL returns (including DisableCache,
-// AlwaysRESP2 and DisableRetry from client_cache=0, protocol=2 and
-// max_retries=0; the caller overrides them afterwards), with one difference:
-// a lone "/" path, as in redis://host:6379/, means database 0 where
-// rueidis.ParseURL would reject it.
+// The user info is read as redis-cli reads it: "user:password@" is an ACL
+// user and its password, ":password@" and "password@" (no ':') the password
+// of the default user.
 //
-// Parse also rejects what rueidis.ParseURL lets through although it cannot
-// work: an empty URL, a URL without "//" after the scheme, a missing host (where
-// rueidis would silently use localhost) or socket path, a unix:// URL with a
-// host or addr= seeds, several hosts or a port out of 1-65535, an addr= value
-// that is not host:port (rueidis would turn it into the first host), a database
-// number below 0 or given twice with different values, a negative timeout,
-// skip_verify without TLS, a repeated or empty master_set, unknown values of
-// protocol (2 or 3) and client_cache (0 or 1), a max_retries that is not a
-// number, a query that does not decode, and an unescaped '@' after the host.
-// Unknown query parameters are ignored, as rueidis does.
+// The options are those rueidis.ParseURL returns (including DisableCache and
+// AlwaysRESP2 from client_cache=0 and protocol=2, and DisableRetry from
+// max_retries=0), with two differences: a user info without ':' is the
+// Password, where rueidis would take it for a user name with no password,
+// which no server accepts; and a lone "/" path, as in redis://host:6379/,
+// means database 0 where rueidis.ParseURL would reject it.
 //
-// The error never contains the URL's password, nor the user info at all; see
-// the package documentation for its format.
+// Nothing the user wrote is dropped or misread in silence: Parse rejects what
+// rueidis.ParseURL ignores, or lets through although it cannot work:
+//   - an empty URL, a URL without "//" after the scheme, an unescaped '@' after
+//     the host, an empty user info ("@host") or password ("user:@host", ":@host";
+//     an ACL user with nopass accepts any password);
+//   - a missing host (where rueidis would silently use localhost) or socket
+//     path, a socket path that begins or ends with white space, a unix:// URL
+//     with a host or addr= seeds, several hosts, an empty port or one out of
+//     1-65535;
+//   - a path other than /N, a database number below 0 or given twice with
+//     different values, and a fragment ("#...");
+//   - a query that does not decode, an empty query ("?" alone) or item ("&&"),
+//     a parameter rueidis does not read (a misspelt one, say), or one read once
+//     but given twice;
+//   - a timeout that is not a positive duration, skip_verify without TLS or
+//     with a value other than true or false (a bare skip_verify means true),
+//     protocol other than 2 or 3, client_cache other than 0 or 1, max_retries
+//     other than 0 (ginlimit never retries a Redis call: a failing call is
+//     decided at once by the failure mode), an empty client_name or one Redis
+//     refuses (it takes printable ASCII without spaces), an empty master_set,
+//     an addr= value that is not host:port (rueidis would turn it into the
+//     first host).
+//
+// The error never contains any part of the user info; see the package
+// documentation for its format.
 func Parse(raw string) (rueidis.ClientOption, error) {
 	var none rueidis.ClientOption
 	if raw == "" {
@@ -161,17 +192,13 @@ func Parse(raw string) (rueidis.ClientOption, error) {
 	if err != nil {
 		return none, errors.New("invalid URL: " + describeURLError(err))
 	}
-	c := checker{}
-	if u.User != nil {
-		c.user = u.User.Username()
-		c.pass, _ = u.User.Password()
-	}
+	c := newChecker(u, p)
 	if err := c.check(u, p); err != nil {
 		return none, err
 	}
 
 	toParse := raw
-	if p.scheme != "unix" && strings.HasPrefix(p.after, "/") && (len(p.after) == 1 || p.after[1] == '?' || p.after[1] == '#') {
+	if p.scheme != "unix" && strings.HasPrefix(p.after, "/") && (len(p.after) == 1 || p.after[1] == '?') {
 		// A lone "/" path: drop it so that rueidis reads database 0.
 		toParse = raw[:p.authEnd] + p.after[1:]
 	}
@@ -185,6 +212,11 @@ func Parse(raw string) (rueidis.ClientOption, error) {
 			msg = "invalid URL"
 		}
 		return none, errors.New(msg)
+	}
+	if u.User != nil {
+		if _, hasColon := u.User.Password(); !hasColon {
+			opt.Username, opt.Password = "", u.User.Username()
+		}
 	}
 	return opt, nil
 }
@@ -216,9 +248,9 @@ func describeURLError(err error) string {
 		return "missing ']' in host"
 	case msg == "invalid IP-literal" || strings.HasPrefix(msg, "invalid host"):
 		return "invalid IPv6 address in brackets"
-	case msg == "missing protocol scheme":
-		return "missing scheme (" + wantSchemes + ")"
 	default:
+		// Not expected: Parse has ruled out the errors of a missing scheme
+		// or an empty URL, and the others are above.
 		return "malformed URL"
 	}
 }
@@ -226,16 +258,28 @@ func describeURLError(err error) string {
 // checker validates a parsed URL, knowing its user info so as to keep it out
 // of the errors.
 type checker struct {
-	user, pass string
+	secrets []string // the user name and password, as written and decoded
 }
 
-// safe reports whether s, a part of the URL or a message, holds neither the
-// user name nor the password, raw or escaped.
-func (c checker) safe(s string) bool {
-	for _, secret := range []string{c.user, c.pass} {
-		if secret == "" {
-			continue
+func newChecker(u *url.URL, p rawParts) checker {
+	var c checker
+	if u.User == nil {
+		return c
+	}
+	user, pass, _ := strings.Cut(p.userinfo, ":")
+	decodedPass, _ := u.User.Password()
+	for _, s := range []string{user, pass, u.User.Username(), decodedPass} {
+		if s != "" {
+			c.secrets = append(c.secrets, s)
 		}
+	}
+	return c
+}
+
+// safe reports whether s, a part of the URL or a message, holds no part of
+// the user info, raw or escaped.
+func (c checker) safe(s string) bool {
+	for _, secret := range c.secrets {
 		for _, form := range []string{secret, url.PathEscape(secret), url.QueryEscape(secret)} {
 			if strings.Contains(s, form) {
 				return false
@@ -254,15 +298,15 @@ func (c checker) show(v string) string {
 	return "(value not shown: it contains the user name or password)"
 }
 
-// singleValued lists the query parameters rueidis reads once (with Get).
-var singleValued = []string{
-	"db", "dial_timeout", "write_timeout", "skip_verify", "protocol",
-	"client_cache", "max_retries", "client_name", "master_set",
-}
-
 func (c checker) check(u *url.URL, p rawParts) error {
 	if u.Opaque != "" {
 		return errors.New("invalid URL: missing \"//\" after \"" + p.scheme + ":\"")
+	}
+	if err := checkUserinfo(u); err != nil {
+		return err
+	}
+	if i := strings.IndexByte(p.after, '#'); i >= 0 {
+		return fmt.Errorf("invalid URL: fragment %s is not allowed", c.show(p.after[i:]))
 	}
 	unix := u.Scheme == "unix"
 	var pathDB string
@@ -272,6 +316,10 @@ func (c checker) check(u *url.URL, p rawParts) error {
 		}
 		if strings.TrimSpace(u.Path) == "" {
 			return errors.New("invalid URL: missing socket path (want unix:///path/to/redis.sock)")
+		}
+		if strings.TrimSpace(u.Path) != u.Path {
+			// rueidis would trim it.
+			return errors.New("invalid URL: socket path begins or ends with white space")
 		}
 	} else {
 		if err := c.checkHost(u); err != nil {
@@ -289,19 +337,43 @@ func (c checker) check(u *url.URL, p rawParts) error {
 		}
 	}
 
+	if u.ForceQuery {
+		return errors.New("invalid URL query: empty query after '?' (remove the '?')")
+	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		var ee url.EscapeError
-		if errors.As(err, &ee) {
+		switch msg := err.Error(); {
+		case errors.As(err, &ee):
 			return errors.New("invalid URL query: invalid percent-encoding (a '%' must be followed by two hexadecimal digits)")
-		}
-		if strings.Contains(err.Error(), "semicolon") {
+		case strings.Contains(msg, "semicolon"):
 			return errors.New("invalid URL query: ';' is not a separator, use '&'")
+		case strings.Contains(msg, "exceeded limit"):
+			return errors.New("invalid URL query: too many parameters")
+		default:
+			return errors.New("invalid URL query")
 		}
-		return errors.New("invalid URL query")
 	}
-	for _, name := range singleValued {
-		if len(q[name]) > 1 {
+	bareSkipVerify := false
+	if u.RawQuery != "" {
+		for _, item := range strings.Split(u.RawQuery, "&") {
+			if item == "" {
+				return errors.New("invalid URL query: empty item (a '&' at the start or end, or two in a row)")
+			}
+			rawName, _, hasValue := strings.Cut(item, "=")
+			name, _ := url.QueryUnescape(rawName) // ParseQuery has decoded it
+			switch {
+			case name == "":
+				return errors.New("invalid URL query: parameter without a name")
+			case !slices.Contains(knownParams, name):
+				return fmt.Errorf("invalid URL query: unknown parameter %s (known: %s)", c.show(name), strings.Join(knownParams, ", "))
+			case name == "skip_verify":
+				bareSkipVerify = !hasValue
+			}
+		}
+	}
+	for _, name := range knownParams {
+		if name != "addr" && len(q[name]) > 1 {
 			return fmt.Errorf("invalid URL query: %s given %d times", name, len(q[name]))
 		}
 	}
@@ -322,16 +394,22 @@ func (c checker) check(u *url.URL, p rawParts) error {
 		if !q.Has(name) {
 			continue
 		}
+		// rueidis takes 0 for its default.
 		v := q.Get(name)
-		if d, err := time.ParseDuration(v); err != nil || d < 0 {
-			return fmt.Errorf("invalid URL query: invalid %s %s (want a duration such as 5s or 500ms)", name, c.show(v))
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			return fmt.Errorf("invalid URL query: invalid %s %s (want a positive duration such as 5s or 500ms)", name, c.show(v))
 		}
 	}
 	if q.Has("skip_verify") {
 		if u.Scheme != "rediss" && u.Scheme != "valkeys" {
 			return errors.New("invalid URL query: skip_verify needs TLS (rediss:// or valkeys://)")
 		}
-		if v := q.Get("skip_verify"); v != "" {
+		switch v := q.Get("skip_verify"); {
+		case v == "" && !bareSkipVerify:
+			// rueidis reads "skip_verify=" as true: a value that went
+			// missing must not turn verification off.
+			return errors.New("invalid URL query: empty skip_verify= (want skip_verify=true or skip_verify=false)")
+		case v != "":
 			if _, err := strconv.ParseBool(v); err != nil {
 				return fmt.Errorf("invalid URL query: invalid skip_verify %s (want true or false)", c.show(v))
 			}
@@ -343,9 +421,18 @@ func (c checker) check(u *url.URL, p rawParts) error {
 	if v := q.Get("client_cache"); q.Has("client_cache") && v != "0" && v != "1" {
 		return fmt.Errorf("invalid URL query: invalid client_cache %s (want 0 or 1)", c.show(v))
 	}
-	if v := q.Get("max_retries"); q.Has("max_retries") {
-		if n, err := strconv.Atoi(v); err != nil || n < 0 {
-			return fmt.Errorf("invalid URL query: invalid max_retries %s (want a number, 0 to disable retries)", c.show(v))
+	if v := q.Get("max_retries"); q.Has("max_retries") && v != "0" {
+		// rueidis reads only "0"; ginlimit sets DisableRetry whatever the URL says.
+		return fmt.Errorf("invalid URL query: invalid max_retries %s (want 0 or none: ginlimit never retries a Redis call, a failing call is decided at once by the failure mode)", c.show(v))
+	}
+	if q.Has("client_name") {
+		v := q.Get("client_name")
+		if v == "" {
+			return errors.New("invalid URL query: empty client_name (want a name, or leave client_name out)")
+		}
+		if strings.ContainsFunc(v, func(r rune) bool { return r < '!' || r > '~' }) {
+			// Redis refuses such a name in HELLO, so no connection would work.
+			return fmt.Errorf("invalid URL query: invalid client_name %s (Redis takes printable ASCII without spaces)", c.show(v))
 		}
 	}
 	if q.Has("master_set") && q.Get("master_set") == "" {
@@ -364,6 +451,23 @@ func (c checker) check(u *url.URL, p rawParts) error {
 	return nil
 }
 
+// checkUserinfo rejects a user info that would make rueidis send no password
+// or an empty one: it is most likely a secret that went missing, as in
+// redis://$REDIS_PASSWORD@host with the variable unset.
+func checkUserinfo(u *url.URL) error {
+	if u.User == nil {
+		return nil
+	}
+	pass, hasColon := u.User.Password()
+	switch {
+	case !hasColon && u.User.Username() == "":
+		return errors.New("invalid URL: empty user info before '@' (write the password before the '@', or remove the '@')")
+	case hasColon && pass == "":
+		return errors.New("invalid URL: empty password after ':' in the user info (want user:password, or :password for the default user; an ACL user with nopass accepts any password)")
+	}
+	return nil
+}
+
 // checkHost checks the host and port of a TCP URL. url.Parse has already
 // checked that the port, if any, is made of digits.
 func (c checker) checkHost(u *url.URL) error {
@@ -373,6 +477,10 @@ func (c checker) checkHost(u *url.URL) error {
 	}
 	if !strings.HasPrefix(u.Host, "[") && strings.ContainsAny(host, ":,") {
 		return fmt.Errorf("invalid URL: invalid host %s: one host only, give more nodes as ?addr=host:port&addr=host:port", c.show(host))
+	}
+	if strings.HasSuffix(u.Host, ":") {
+		// rueidis would use port 6379.
+		return errors.New("invalid URL: empty port after ':' (want host:port, or the host alone for port 6379)")
 	}
 	if port := u.Port(); port != "" {
 		if err := c.checkPort(port); err != nil {
@@ -414,11 +522,13 @@ func (c checker) checkDB(v, where string) error {
 	return nil
 }
 
-// Redact returns raw with its password replaced by "xxxxx", keeping the user
-// name (redis://user:xxxxx@host:6379/0). It parses raw with net/url. The
-// values of query parameters whose name looks secret (containing pass, pwd,
-// token, secret, auth, key or cred, in any case) are replaced by "xxxxx" too;
-// the other parts keep their original spelling and order.
+// Redact returns raw with its whole user info replaced by "xxxxx", whatever
+// its form (redis://xxxxx@host:6379/0): neither the user name nor the
+// password shows. An empty user info, as in redis://@host, holds nothing and
+// is kept. It parses raw with net/url. The values of query parameters whose
+// name looks secret (containing pass, pwd, token, secret, auth, key or cred,
+// in any case) are replaced by "xxxxx" too; the other parts keep their
+// original spelling and order.
 //
 // When raw does not parse, or holds an '@' after the host (so that part of
 // the password may have been taken for the host, path or query), Redact
@@ -437,10 +547,8 @@ func Redact(raw string) string {
 	if err != nil || u.Opaque != "" {
 		return unparsable(p.scheme)
 	}
-	if u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			u.User = url.UserPassword(u.User.Username(), redactedPassword)
-		}
+	if u.User != nil && p.userinfo != "" {
+		u.User = url.User(redacted)
 	}
 	u.RawQuery = redactQuery(u.RawQuery)
 	return u.String()
@@ -488,7 +596,7 @@ func redactQuery(raw string) string {
 		name, _, hasValue := strings.Cut(pair, "=")
 		decoded, err := url.QueryUnescape(name)
 		if hasValue && (err != nil || isSecretName(name) || isSecretName(decoded)) {
-			pair = name + "=" + redactedPassword
+			pair = name + "=" + redacted
 		}
 		b.WriteString(pair)
 		b.WriteString(sep)
