@@ -378,10 +378,7 @@ func (p *policy) serve(c *gin.Context) {
 		if res.Now.IsZero() {
 			res.Now = l.now()
 		}
-		if !res.Allowed {
-			notBeforeRetry(&res, len(s.counts), cost)
-		}
-		writeHeaders(c.Writer.Header(), p.headers, s, &res)
+		writeHeaders(c.Writer.Header(), p.headers, s, &res, cost)
 	}
 	if res.Allowed {
 		l.stats.stripe().allowed.Add(1)
@@ -391,20 +388,8 @@ func (p *policy) serve(c *gin.Context) {
 	p.deny(c, s, client, &res)
 }
 
-// notBeforeRetry moves the reset of each limit that denied cost to no earlier
-// than the Retry-After, so that a client waiting for a header's reset does
-// not come back too soon (a sliding window's current window can end before
-// enough of the previous one has slid out).
-func notBeforeRetry(res *backend.Result, n int, cost int64) {
-	for i := range n {
-		if st := &res.States[i]; st.Remaining < cost {
-			st.Reset = max(st.Reset, res.RetryAfter)
-		}
-	}
-}
-
 func (p *policy) deny(c *gin.Context, s *scope, client string, res *backend.Result) {
-	retryAfter := max(ceilSeconds(res.RetryAfter), 1)
+	retryAfter := retryAfterSeconds(res.RetryAfter)
 	c.Writer.Header()[hdrRetryAfter] = []string{strconv.FormatInt(retryAfter, 10)}
 	if p.exceeded != nil {
 		p.exceeded(c, Exceeded{

@@ -199,13 +199,27 @@ func tightest(res *backend.Result, n int) int {
 	return best
 }
 
-// writeHeaders sets the rate-limit headers of mode on h.
-func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result) {
+// writeHeaders sets the rate-limit headers of mode on h for a request of
+// cost. On a denial, each limit that denied the request (fewer remaining than
+// cost) reports the Retry-After as its reset: that is when the client can
+// next send the request, and a client that waits for the reset then never
+// comes back too soon (a sliding window's current window can end before
+// enough of the previous one has slid out) nor later than it needs to (a
+// token bucket is refilled enough long before it is full).
+func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result, cost int64) {
 	n := len(s.counts)
+	retryAfter := int64(-1) // no limit denied
+	if !res.Allowed {
+		retryAfter = retryAfterSeconds(res.RetryAfter)
+	}
 	if mode == HeadersLegacy || mode == HeadersBoth {
 		i := tightest(res, n)
 		st := res.States[i]
-		reset := (res.Now.UnixNano() + int64(st.Reset) + int64(time.Second) - 1) / int64(time.Second)
+		resetIn := int64(st.Reset)
+		if retryAfter >= 0 && st.Remaining < cost {
+			resetIn = retryAfter * int64(time.Second)
+		}
+		reset := (res.Now.UnixNano() + resetIn + int64(time.Second) - 1) / int64(time.Second)
 		values := make([]string, 3) // one allocation for the three header slices
 		values[0] = s.counts[i]
 		values[1], values[2] = s.legacyText(i, st.Remaining, reset)
@@ -220,11 +234,16 @@ func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result) {
 			if i > 0 {
 				b = append(b, ", "...)
 			}
+			st := res.States[i]
+			t := ceilSeconds(st.Reset)
+			if retryAfter >= 0 && st.Remaining < cost {
+				t = retryAfter
+			}
 			b = append(b, s.items[i]...)
 			b = append(b, ";r="...)
-			b = strconv.AppendInt(b, res.States[i].Remaining, 10)
+			b = strconv.AppendInt(b, st.Remaining, 10)
 			b = append(b, ";t="...)
-			b = strconv.AppendInt(b, ceilSeconds(res.States[i].Reset), 10)
+			b = strconv.AppendInt(b, t, 10)
 		}
 		values := make([]string, 2)
 		values[0] = s.policy
@@ -232,6 +251,12 @@ func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result) {
 		h[hdrPolicy] = values[0:1:1]
 		h[hdrRateLimit] = values[1:2:2]
 	}
+}
+
+// retryAfterSeconds is the Retry-After of a denial: d rounded up to whole
+// seconds, and at least 1, so that a client never retries at once.
+func retryAfterSeconds(d time.Duration) int64 {
+	return max(ceilSeconds(d), 1)
 }
 
 // ceilSeconds rounds d up to whole seconds.
