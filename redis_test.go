@@ -169,10 +169,27 @@ func TestRedisCredentialsNeverShow(t *testing.T) {
 	badHealth, err := json.Marshal(bad.Status())
 	require.NoError(t, err)
 
+	// The password alone, as redis-cli takes it (redis://PASSWORD@host), is
+	// the default user's password: it connects, and shows nowhere either.
+	alone := strings.Replace(url, "://:", "://", 1)
+	require.NotContains(t, alone, "://:")
+	aloneLimiter := redisLimiter(t, alone, true, ginlimit.WithLogger(logs.logger()))
+	assert.Equal(t, http.StatusOK, serve(newRouter(aloneLimiter), request{}).Code)
+	aloneHealth, err := json.Marshal(aloneLimiter.Status())
+	require.NoError(t, err)
+	assert.Contains(t, string(aloneHealth), `"redis_connected":true`)
+	wrongAlone := redisLimiter(t, strings.Replace(alone, "p%40ss", "wrong", 1), false, ginlimit.WithLogger(logs.logger()))
+	require.Eventually(t, func() bool { return wrongAlone.Status().LastError != "" }, 5*time.Second, 10*time.Millisecond)
+	wrongAloneHealth, err := json.Marshal(wrongAlone.Status())
+	require.NoError(t, err)
+	_, aloneParseErr := ginlimit.NewLimiter(ginlimit.WithRedisURL(alone + "/db"))
+	require.Error(t, aloneParseErr)
+
 	_, parseErr := ginlimit.NewLimiter(ginlimit.WithRedisURL(strings.Replace(url, "@127", "@[::1", 1)))
 	require.Error(t, parseErr)
 
-	for _, text := range []string{logs.String(), health, string(badHealth), parseErr.Error()} {
+	for _, text := range []string{logs.String(), health, string(badHealth), parseErr.Error(),
+		string(aloneHealth), string(wrongAloneHealth), aloneParseErr.Error()} {
 		for _, form := range []string{secret, "p%40ss", "wrong:w", "p@ss"} {
 			assert.NotContains(t, text, form)
 		}
