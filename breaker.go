@@ -29,6 +29,9 @@ type breaker struct {
 	since    time.Time // when the breaker opened
 	closedAt time.Time // when it last closed
 	lastErr  string    // the last failure, masked
+
+	// maxBackoff bounds the wait between probes; zero is probeBackoffMax.
+	maxBackoff time.Duration
 }
 
 // Breaker states, as Status reports them.
@@ -58,7 +61,7 @@ func (b *breaker) trip(now time.Time, errText string) bool {
 	} else {
 		b.failures = 0
 	}
-	b.next = now.Add(backoff(b.failures))
+	b.next = now.Add(backoff(b.failures, b.maxBackoff))
 	return true
 }
 
@@ -86,7 +89,7 @@ func (b *breaker) probed(now time.Time, errText string) (closed bool, downFor ti
 	if errText != "" {
 		b.lastErr = errText
 		b.failures++
-		b.next = now.Add(backoff(b.failures))
+		b.next = now.Add(backoff(b.failures, b.maxBackoff))
 		return false, 0
 	}
 	if !b.isOpen.Load() {
@@ -95,6 +98,14 @@ func (b *breaker) probed(now time.Time, errText string) (closed bool, downFor ti
 	b.isOpen.Store(false)
 	b.closedAt = now
 	return true, now.Sub(b.since)
+}
+
+// abandonProbe ends a probe that proved nothing, such as a request its
+// client cancelled: the next one is due at once.
+func (b *breaker) abandonProbe() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
 }
 
 // retryIn returns the time until the next probe, for Retry-After.
@@ -125,11 +136,14 @@ func (b *breaker) state() breakerState {
 }
 
 // backoff returns the wait before the probe that follows failures failed
-// ones.
-func backoff(failures int) time.Duration {
-	d := probeBackoffMax
+// ones, at most limit (probeBackoffMax when zero).
+func backoff(failures int, limit time.Duration) time.Duration {
+	if limit == 0 {
+		limit = probeBackoffMax
+	}
+	d := limit
 	if failures < 8 {
-		d = min(probeBackoffMin<<failures, probeBackoffMax)
+		d = min(probeBackoffMin<<failures, limit)
 	}
 	return d - time.Duration(rand.Int64N(int64(d/5)))
 }

@@ -45,12 +45,12 @@ func TestBackoff(t *testing.T) {
 	for failures := range 12 {
 		want := min(probeBackoffMin<<failures, probeBackoffMax)
 		for range 100 {
-			got := backoff(failures)
+			got := backoff(failures, 0)
 			require.LessOrEqual(t, got, want, "failures %d", failures)
 			require.Greater(t, got, want*4/5-1, "failures %d", failures)
 		}
 	}
-	assert.LessOrEqual(t, backoff(1000), probeBackoffMax, "no overflow")
+	assert.LessOrEqual(t, backoff(1000, 0), probeBackoffMax, "no overflow")
 }
 
 func TestBreaker(t *testing.T) {

@@ -13,6 +13,10 @@ import (
 const (
 	MessageMemory = "In-memory rate limiting (single instance only)"
 	MessageRedis  = "Redis rate limiting active"
+	// MessageRedisPartial says that a Redis Cluster decides most keys, and
+	// the failure mode those of the slots whose node failed (see
+	// Status.DegradedSlots).
+	MessageRedisPartial = "Redis rate limiting active, some cluster slots on the failure mode"
 )
 
 // HealthPath is where RegisterHealth puts the health group.
@@ -44,8 +48,14 @@ type Status struct {
 	Breaker string `json:"breaker,omitempty"`
 	// DegradedSince is when the shared backend stopped deciding, or, before
 	// it first connects, when the Limiter was built. It is null while the
-	// shared backend decides.
+	// shared backend decides, unless some of a cluster's slots do not (see
+	// DegradedSlots).
 	DegradedSince *time.Time `json:"degraded_since"`
+	// DegradedSlots is, for a Redis Cluster that decides, the number of its
+	// 16384 hash slots whose keys are decided by the failure mode now,
+	// because the node serving them failed; the keys of the other slots are
+	// decided in Redis. DegradedSince is then when the first of them failed.
+	DegradedSlots int `json:"degraded_slots,omitempty"`
 	// LastError is the shared backend's last failure, without credentials.
 	LastError string `json:"last_error,omitempty"`
 	// FailureMode and FallbackLimits say how requests are decided while the
@@ -90,6 +100,9 @@ func (l *Limiter) Status() Status {
 		if healthy {
 			s.Backend = r.name
 			s.ClientCache = s.RedisConnected && r.cur.Load().clientCache()
+			if open, since, lastErr := r.slots.state(); open > 0 {
+				s.DegradedSlots, s.DegradedSince, s.LastError = open, &since, lastErr
+			}
 		} else {
 			since := st.since
 			s.DegradedSince = &since
@@ -103,6 +116,9 @@ func (l *Limiter) Status() Status {
 		s.Backend, s.Message = "memory", MessageMemory
 	case "redis":
 		s.Message = MessageRedis
+		if s.DegradedSlots > 0 {
+			s.Message = MessageRedisPartial
+		}
 	default:
 		s.Message = "Custom backend rate limiting (" + s.Backend + ")"
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/ginlimit/ginlimit/backend"
+	"github.com/ginlimit/ginlimit/backend/redis"
 )
 
 // remote is the shared backend: Redis, or a backend given by WithBackend.
@@ -30,7 +31,8 @@ type remote struct {
 	cur  atomic.Pointer[remoteBackend]  // nil until dial succeeds
 
 	breaker   breaker
-	announced atomic.Bool // the fallback was logged and hooked
+	slots     slotBreakers // a Redis Cluster's slots, when cur is one
+	announced atomic.Bool  // the fallback was logged and hooked
 	connected atomic.Bool // a dial ever succeeded
 
 	health struct {
@@ -39,6 +41,7 @@ type remote struct {
 		err error
 	}
 	lastKeyErrorLog atomic.Int64 // Unix nanoseconds
+	lastSlotCheck   atomic.Int64 // Unix nanoseconds
 
 	mu       sync.Mutex  // orders closing with the WaitGroup's Add
 	isClosed atomic.Bool // set under mu; read by requests without it
@@ -48,9 +51,10 @@ type remote struct {
 
 // remoteBackend is a connected shared backend.
 type remoteBackend struct {
-	b     backend.Backend
-	local backend.LocalDecider // b, when it can decide without I/O
-	close func()               // releases what ginlimit built; nil for the caller's
+	b       backend.Backend
+	local   backend.LocalDecider // b, when it can decide without I/O
+	cluster bool                 // b is a Redis Cluster, whose slots fail apart
+	close   func()               // releases what ginlimit built; nil for the caller's
 }
 
 // clientCache reports whether the backend turns clients over their limit
@@ -63,6 +67,9 @@ func (rb *remoteBackend) clientCache() bool {
 func newRemoteBackend(b backend.Backend) *remoteBackend {
 	rb := &remoteBackend{b: b}
 	rb.local, _ = b.(backend.LocalDecider)
+	if c, ok := b.(interface{ Cluster() bool }); ok {
+		rb.cluster = c.Cluster()
+	}
 	return rb
 }
 
@@ -138,8 +145,20 @@ func (r *remote) allow(ctx context.Context, key string, p backend.Policy, cost i
 		r.probed(err)
 		return res, err == nil, err
 	}
+	if cur.cluster {
+		if slot, b := r.slots.get(key); b != nil {
+			// The slot's node failed: this request is its probe, or is
+			// decided by the failure mode.
+			if !b.probeDue(time.Now()) {
+				return backend.Result{}, false, nil
+			}
+			res, err = r.call(ctx, cur, key, p, cost)
+			r.slotProbed(ctx, slot, b, err)
+			return res, err == nil, err
+		}
+	}
 	if res, err = r.call(ctx, cur, key, p, cost); err != nil {
-		r.failed(ctx, err)
+		r.failed(ctx, cur, key, err)
 		return backend.Result{}, false, err
 	}
 	return res, true, nil
@@ -156,9 +175,11 @@ func (r *remote) call(ctx context.Context, cur *remoteBackend, key string, p bac
 	return cur.b.Allow(ctx, key, p, cost)
 }
 
-// failed handles an error of the shared backend: unless the request itself
-// was cancelled or the error concerns one key only, it opens the breaker.
-func (r *remote) failed(ctx context.Context, err error) {
+// failed handles an error of the shared backend on key: unless the request
+// itself was cancelled or the error concerns one key only, it opens the
+// breaker: a Redis Cluster's slot's alone (see slotBreakers), or the whole
+// backend's.
+func (r *remote) failed(ctx context.Context, cur *remoteBackend, key string, err error) {
 	if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return // the client went away; the backend is not to blame
 	}
@@ -169,8 +190,48 @@ func (r *remote) failed(ctx context.Context, err error) {
 		}
 		return
 	}
+	if cur != nil && cur.cluster {
+		r.slotFailed(key, err)
+		return
+	}
 	if r.breaker.trip(time.Now(), r.mask(err)) {
 		r.announce(err)
+	}
+}
+
+// slotFailed opens the breaker of key's slot. The first slot to open is
+// logged, and each failure checks, at most once a second and in the
+// background, whether any node of the cluster still answers: if none does,
+// the whole backend's breaker opens, as for a server that is down.
+func (r *remote) slotFailed(key string, err error) {
+	now := time.Now()
+	if r.slots.trip(redis.Slot(key), now, r.mask(err)) {
+		attrs := []any{"backend", r.name, "error", r.mask(err)}
+		if r.addr != "" {
+			attrs = append(attrs, "addr", r.addr)
+		}
+		r.logger.Warn("ginlimit: Redis Cluster partly unavailable, deciding the keys of its failed slots by the failure mode until they recover", attrs...)
+	}
+	if last := r.lastSlotCheck.Load(); now.UnixNano()-last >= int64(healthCacheFor) && r.lastSlotCheck.CompareAndSwap(last, now.UnixNano()) {
+		r.spawn(func() { r.healthy() })
+	}
+}
+
+// slotProbed records the outcome of a probe of slot, a request sent to
+// Redis while the slot's breaker was open. A request cancelled by its client
+// proves nothing either way.
+func (r *remote) slotProbed(ctx context.Context, slot uint16, b *breaker, err error) {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+		b.abandonProbe()
+		return
+	}
+	whole, down := r.slots.probed(slot, b, time.Now(), r.mask(err))
+	if whole {
+		attrs := []any{"backend", r.name, "down_for", down.Round(time.Millisecond).String()}
+		if r.addr != "" {
+			attrs = append(attrs, "addr", r.addr)
+		}
+		r.logger.Info("ginlimit: Redis Cluster whole again", attrs...)
 	}
 }
 
@@ -292,7 +353,7 @@ func (r *remote) healthy() (ok bool) {
 	ok = h.err == nil
 	h.mu.Unlock()
 	if failed != nil {
-		r.failed(context.Background(), failed) // outside the lock: it may call the hook
+		r.failed(context.Background(), nil, "", failed) // outside the lock: it may call the hook
 	}
 	return ok
 }

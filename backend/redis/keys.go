@@ -60,3 +60,45 @@ func strategyLetter(s backend.Strategy) byte {
 		return 's'
 	}
 }
+
+// Slot returns the Redis Cluster hash slot of every key Key makes of key,
+// whatever the policy: the CRC16 of the hash tag, the escaped key, modulo
+// 16384. A cluster serves each slot from one master, so the keys of one slot
+// fail and recover together. key must not be empty (Redis hashes a key whose
+// tag is empty whole).
+func Slot(key string) uint16 {
+	const hex = "0123456789ABCDEF"
+	var crc uint16
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c <= ' ' || c >= 0x7f || c == '{' || c == '}' || c == '%' {
+			crc = crc16(crc, '%')
+			crc = crc16(crc, hex[c>>4])
+			crc = crc16(crc, hex[c&0xf])
+			continue
+		}
+		crc = crc16(crc, c)
+	}
+	return crc & 16383
+}
+
+// crc16 adds b to crc, the CRC16-CCITT (XMODEM) Redis Cluster hashes keys
+// with.
+func crc16(crc uint16, b byte) uint16 {
+	return crc<<8 ^ crc16Table[byte(crc>>8)^b]
+}
+
+var crc16Table = func() (t [256]uint16) {
+	for i := range t {
+		crc := uint16(i) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+		t[i] = crc
+	}
+	return t
+}()

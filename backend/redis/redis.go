@@ -292,10 +292,43 @@ func (s *Store) localNow() time.Time {
 	return time.Now()
 }
 
-// Ping checks that the server answers.
+// Ping checks that the server answers. On a Redis Cluster it pings every
+// node the client knows, at once, and succeeds when one answers: a PING
+// goes to no slot, so the client would send it to any node, a dead seed
+// included, and one node's failure is its slots' concern (see Slot), not
+// the whole cluster's.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.client.Do(ctx, s.client.B().Ping().Build()).Error()
+	if !s.Cluster() {
+		return s.client.Do(ctx, s.client.B().Ping().Build()).Error()
+	}
+	nodes := s.client.Nodes()
+	if len(nodes) == 0 {
+		return errors.New("redis: the cluster client knows no node")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(nodes))
+	var wg sync.WaitGroup
+	for _, node := range nodes {
+		wg.Go(func() { errs <- node.Do(ctx, node.B().Ping().Build()).Error() })
+	}
+	var all []error
+	for range nodes {
+		err := <-errs
+		if err == nil {
+			all = nil
+			break
+		}
+		all = append(all, err)
+	}
+	cancel() // the pings still waiting end now
+	wg.Wait()
+	return errors.Join(all...)
 }
+
+// Cluster reports whether the client talks to a Redis Cluster, whose nodes
+// fail one at a time: each serves the keys of its own slots (see Slot).
+func (s *Store) Cluster() bool { return s.client.Mode() == rueidis.ClientModeCluster }
 
 // Name returns "redis".
 func (s *Store) Name() string { return "redis" }

@@ -511,3 +511,17 @@ func TestWatchedDenialIsTheServers(t *testing.T) {
 		}
 	}
 }
+
+// TestSlotIsTheServers checks Slot against the cluster's own CLUSTER
+// KEYSLOT of the keys Key makes, whatever the policy.
+func TestSlotIsTheServers(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	srv := cluster.Nodes[0]
+	policies := []backend.Policy{policy(t, backend.SlidingWindow, "100/minute"), policy(t, backend.TokenBucket, "5/second;1000/day")}
+	for _, key := range []string{"k", "ginlimit:default:203.0.113.7", "a{b}c", "{", "}", "%", "é", "a b\nc", "ginlimit:/login:2001:db8::1"} {
+		for _, p := range policies {
+			want := do(t, srv, "CLUSTER", "KEYSLOT", redis.Key(key, p))
+			assert.Equal(t, want, strconv.Itoa(int(redis.Slot(key))), "%q under %v", key, p.Limits)
+		}
+	}
+}
