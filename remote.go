@@ -33,7 +33,7 @@ type remote struct {
 	breaker   breaker
 	slots     slotBreakers // a Redis Cluster's slots, when cur is one
 	announced atomic.Bool  // the fallback was logged and hooked
-	connected atomic.Bool // a dial ever succeeded
+	connected atomic.Bool  // a dial ever succeeded
 
 	health struct {
 		mu  sync.Mutex

@@ -177,6 +177,8 @@ func (s *Server) launch() (retry bool, err error) {
 		"--bind", "127.0.0.1",
 		"--port", strconv.Itoa(s.port),
 		"--dir", s.dir,
+		// A replica syncs at once instead of after Redis 7.0's default 5 s.
+		"--repl-diskless-sync-delay", "0",
 	}
 	if s.cfg.password != "" {
 		args = append(args, "--requirepass", s.cfg.password)
@@ -315,12 +317,7 @@ func (s *Server) rawInfo() (string, error) {
 // roundTrip writes one command in RESP and reads a simple string, error or
 // bulk string reply.
 func roundTrip(w io.Writer, r *bufio.Reader, args ...string) (string, error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(w, b.String()); err != nil {
+	if err := writeCommand(w, args...); err != nil {
 		return "", err
 	}
 	line, err := r.ReadString('\n')
@@ -345,6 +342,17 @@ func roundTrip(w io.Writer, r *bufio.Reader, args ...string) (string, error) {
 		return string(buf[:n]), nil
 	}
 	return "", fmt.Errorf("unexpected reply %q", line)
+}
+
+// writeCommand writes one command in RESP.
+func writeCommand(w io.Writer, args ...string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // output returns what the server wrote to stdout and stderr so far.
@@ -455,6 +463,13 @@ func (s *Server) running(t testing.TB) *process {
 		t.Fatalf("redistest: server %s is not running", s.Addr())
 	}
 	return p
+}
+
+// alive reports whether the server is running: started and not killed.
+func (s *Server) alive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc != nil
 }
 
 // kill stops the process, if any, and closes the admin client.
