@@ -30,8 +30,8 @@ const (
 	failoverBackWithin = 10 * time.Second // back on Redis after the promotion
 )
 
-// failoverLoad sends requests from many clients to the instances until
-// stopped, and records, per group of clients and per 10 ms, how many were
+// failoverLoad sends requests from many clients to the instances, and
+// checks their health ten times a second, until stopped, and records, per group of clients and per 10 ms, how many were
 // decided in memory.
 type failoverLoad struct {
 	routers []*gin.Engine
@@ -69,6 +69,18 @@ func startFailoverLoad(routers []*gin.Engine, clients [][]string) *failoverLoad 
 			}
 		})
 	}
+	lr.wg.Go(func() { // the platform's health checks, which ping Redis
+		for {
+			select {
+			case <-lr.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			for _, r := range routers {
+				serve(r, request{path: ginlimit.HealthPath})
+			}
+		}
+	})
 	return lr
 }
 
@@ -157,6 +169,7 @@ func failoverRouters(t *testing.T, url string, n int) []*gin.Engine {
 		l := redisLimiter(t, url, true, ginlimit.WithLimits(failoverLimit), ginlimit.WithFallbackLimits(failoverFallback),
 			ginlimit.WithRedisTimeout(500*time.Millisecond), ginlimit.WithLogger(logs.logger()))
 		r := newRouter(l)
+		ginlimit.RegisterHealth(r, l)
 		r.GET("/burst", l.Limit("100/hour"), func(c *gin.Context) { c.Status(http.StatusOK) })
 		routers = append(routers, r)
 	}

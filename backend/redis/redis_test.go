@@ -525,3 +525,25 @@ func TestSlotIsTheServers(t *testing.T) {
 		}
 	}
 }
+
+// TestPingClusterWithDeadNode checks that a cluster whose first seed is dead
+// still answers Ping, every time: a PING goes to no slot, and would
+// otherwise reach whichever node the client picks, the dead one included.
+func TestPingClusterWithDeadNode(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	s := newStore(t, newClient(t, cluster.URL(), true))
+	require.True(t, s.Cluster())
+	cluster.Nodes[0].Kill(t)
+	for i := range 100 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := s.Ping(ctx)
+		cancel()
+		require.NoError(t, err, "ping %d", i)
+	}
+	for _, n := range cluster.Nodes[1:] {
+		n.Kill(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	assert.Error(t, s.Ping(ctx), "no node answers")
+}
