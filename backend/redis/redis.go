@@ -205,7 +205,11 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 	if err != nil {
 		return backend.Result{}, err
 	}
-	if !r.Allowed && s.watch != nil && cost > 0 {
+	switch {
+	case s.watch == nil || cost <= 0:
+	case r.Allowed:
+		s.watch.admitted(rkey)
+	default:
 		s.watch.add(ctx, rkey, p, cost, sent, s.localNow(), r, version, &w)
 	}
 	return r, nil

@@ -249,6 +249,22 @@ func (wl *watchList) drop(rkey string, w *watch) {
 	wl.mu.Unlock()
 }
 
+// admitted drops the watch on rkey, after this Store's own admission on it:
+// the server's invalidation of a client's own write may come after the
+// write's reply, and until then the watch would answer with the counts from
+// before the admission.
+func (wl *watchList) admitted(rkey string) {
+	if wl.len() == 0 {
+		return
+	}
+	wl.mu.Lock()
+	if _, ok := wl.watched[rkey]; ok {
+		delete(wl.watched, rkey)
+		wl.size.Store(int64(len(wl.watched)))
+	}
+	wl.mu.Unlock()
+}
+
 func (wl *watchList) clear() {
 	wl.mu.Lock()
 	clear(wl.watched)
