@@ -326,3 +326,42 @@ func since(start, t time.Time) string {
 	}
 	return t.Sub(start).Round(10 * time.Millisecond).String()
 }
+
+// TestRedisClusterWhollyDown checks that a cluster none of whose nodes
+// answers is a whole-backend outage, as for a single server: the breaker
+// opens, the hook is called, and health says memory with its fixed message,
+// not a partial outage; and that the Limiter returns to Redis when the
+// nodes are back.
+func TestRedisClusterWhollyDown(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	var hook hookRecorder
+	l := redisLimiter(t, cluster.URL(), true, ginlimit.WithRedisTimeout(500*time.Millisecond),
+		ginlimit.WithOnFallbackChange(hook.hook))
+	r := newRouter(l)
+	for _, n := range cluster.Nodes {
+		n.Kill(t)
+	}
+	require.Eventually(t, func() bool {
+		for i := range 20 {
+			serve(r, request{remoteAddr: "198.51.100." + strconv.Itoa(i+1) + ":1"})
+		}
+		return l.Status().Backend == "memory"
+	}, 10*time.Second, 50*time.Millisecond, "the whole backend is down")
+	s := l.Status()
+	assert.Equal(t, ginlimit.MessageMemory, s.Message)
+	assert.Contains(t, []string{ginlimit.BreakerOpen, ginlimit.BreakerHalfOpen}, s.Breaker)
+	assert.Equal(t, []bool{true}, hook.get())
+
+	for _, n := range cluster.Nodes {
+		n.Restart(t)
+	}
+	require.Eventually(t, func() bool {
+		for i := range 20 {
+			serve(r, request{remoteAddr: "198.51.100." + strconv.Itoa(i+1) + ":1"})
+		}
+		s := l.Status()
+		return s.Backend == "redis" && s.DegradedSlots == 0
+	}, 20*time.Second, 50*time.Millisecond, "back on Redis, every slot")
+	assert.Equal(t, []bool{true, false}, hook.get())
+	assert.Equal(t, ginlimit.MessageRedis, l.Status().Message)
+}
