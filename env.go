@@ -1,6 +1,7 @@
 package ginlimit
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -119,89 +120,86 @@ func envOrigin(name, value string) string {
 	return fmt.Sprintf("%s=%q", name, value)
 }
 
+// applyEnvVar applies variable name through the option it stands for. A
+// value the option refuses gives the option's own reason, which applyEnv
+// labels with the variable instead of the option.
 func applyEnvVar(c *config, name, value string) error {
-	var opt Option
+	opt, err := envOption(name, value)
+	if err != nil {
+		return err
+	}
+	if err := opt.apply(c); err != nil {
+		var oe *optionError
+		if errors.As(err, &oe) {
+			return oe.err
+		}
+		return err
+	}
+	return nil
+}
+
+// envOption returns the option variable name sets with value, or the reason
+// value does not read as one.
+func envOption(name, value string) (Option, error) {
 	switch name {
 	case EnvEnabled:
 		enabled, err := strconv.ParseBool(value)
 		if err != nil {
-			return fmt.Errorf("want true or false")
+			return nil, errors.New("want true or false")
 		}
-		opt = WithEnabled(enabled)
+		return WithEnabled(enabled), nil
 	case EnvDefault:
-		limits, err := backend.ParseLimits(value)
-		if err != nil {
-			return err
-		}
-		c.limits = limits
-		return nil
+		return WithLimits(value), nil
 	case EnvStrategy:
 		s, err := backend.ParseStrategy(value)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		opt = WithStrategy(s)
+		return WithStrategy(s), nil
 	case EnvKeyPrefix:
-		if err := checkName(value); err != nil {
-			return err
-		}
-		c.keyPrefix = value
-		return nil
+		return WithKeyPrefix(value), nil
 	case EnvKeyBy:
-		o, err := parseKeyBy(value)
-		if err != nil {
-			return err
-		}
-		opt = o
+		return parseKeyBy(value)
 	case EnvHeaders:
 		h, err := ParseHeaders(value)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		opt = WithHeaders(h)
+		return WithHeaders(h), nil
 	case EnvMemoryMaxKeys:
 		n, err := strconv.Atoi(value)
-		if err != nil || n < 1 {
-			return fmt.Errorf("want a whole number of at least 1")
+		if err != nil {
+			return nil, errors.New("want a whole number of at least 1")
 		}
-		opt = WithMemoryMaxKeys(n)
+		return WithMemoryMaxKeys(n), nil
 	case EnvRedisURL:
-		if _, err := redisurl.Parse(value); err != nil {
-			return err
-		}
-		opt = WithRedisURL(value)
+		return WithRedisURL(value), nil
 	case EnvRedisTimeout:
 		d, err := time.ParseDuration(value)
-		if err != nil || d < time.Millisecond || d > 10*time.Second {
-			return fmt.Errorf("want a Go duration from 1ms to 10s, such as 100ms")
+		if err != nil {
+			return nil, errors.New("want a Go duration from 1ms to 10s, such as 100ms")
 		}
-		opt = WithRedisTimeout(d)
+		return WithRedisTimeout(d), nil
 	case EnvFailureMode:
 		m, err := ParseFailureMode(value)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		opt = WithFailureMode(m)
+		return WithFailureMode(m), nil
 	case EnvFallbackLimits:
-		limits, err := backend.ParseLimits(value)
-		if err != nil {
-			return err
-		}
-		c.fallbackLimits = limits
-		return nil
+		return WithFallbackLimits(value), nil
 	case EnvClientCache:
 		switch strings.ToLower(value) {
 		case "auto":
-			opt = WithRedisClientCache(true)
+			return WithRedisClientCache(true), nil
 		case "off":
-			opt = WithRedisClientCache(false)
-		default:
-			return fmt.Errorf("want auto or off")
+			return WithRedisClientCache(false), nil
 		}
+		return nil, errors.New("want auto or off")
 	case EnvRedisCAFile:
-		opt = WithRedisCAFile(value)
+		return WithRedisCAFile(value), nil
 	}
-	return opt.apply(c)
+	return nil, fmt.Errorf("no option for %s", name) // envVars and this switch disagree
 }
 
 // parseKeyBy reads RATELIMIT_KEY_BY: "ip", "header:<Name>" or "xff:<N>".

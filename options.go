@@ -164,8 +164,22 @@ func named(origins ...string) string {
 	return " (with " + strings.Join(set, ", ") + ")"
 }
 
+// optionError is a configuration error of one input: an option's call, such
+// as WithRedisTimeout(0s), or an environment variable and its value. It
+// wraps ErrInvalidOption and the cause.
+type optionError struct {
+	input string
+	err   error
+}
+
+func (e *optionError) Error() string {
+	return "ginlimit: " + e.input + ": " + ErrInvalidOption.Error() + ": " + e.err.Error()
+}
+
+func (e *optionError) Unwrap() []error { return []error{ErrInvalidOption, e.err} }
+
 func invalid(option string, err error) error {
-	return fmt.Errorf("ginlimit: %s: %w: %w", option, ErrInvalidOption, err)
+	return &optionError{input: option, err: err}
 }
 
 // invalidFrom is invalid for a setting of the given origin, or a bare
