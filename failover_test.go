@@ -294,3 +294,21 @@ func TestHealthDoesNotCloseBreakerOfUnpingableBackend(t *testing.T) {
 	}
 	assert.Equal(t, "down", l.Status().LastError)
 }
+
+// redisNamedBackend is a custom backend that calls itself "redis".
+type redisNamedBackend struct{ recordingBackend }
+
+func (*redisNamedBackend) Name() string { return "redis" }
+
+// TestCustomBackendHealth checks that a custom backend's health names it,
+// and that one calling itself "redis" is not taken for ginlimit's Redis.
+func TestCustomBackendHealth(t *testing.T) {
+	l, err := ginlimit.NewLimiter(ginlimit.WithBackend(&redisNamedBackend{}), ginlimit.WithLogger(discardLogger()))
+	require.NoError(t, err)
+	defer l.Close()
+	s := l.Status()
+	assert.Equal(t, "redis", s.Backend)
+	assert.Equal(t, "Custom backend rate limiting (redis)", s.Message)
+	assert.False(t, s.RedisConnected)
+	assert.False(t, s.RedisConfigured)
+}

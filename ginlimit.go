@@ -151,15 +151,16 @@ func (l *Limiter) build() error {
 	}
 	switch {
 	case cfg.backend != nil:
-		r.name = backendName(cfg.backend)
-		r.cur.Store(newRemoteBackend(cfg.backend))
+		rb := newRemoteBackend(cfg.backend)
+		r.name, r.isRedis = backendName(cfg.backend), rb.store != nil // a Store of the caller's
+		r.cur.Store(rb)
 		r.connected.Store(true)
 	case cfg.redis.client != nil:
 		rb, err := newRedisBackend(cfg.redis.client, !cfg.redis.noCache, cfg.clock, nil)
 		if err != nil {
 			return fmt.Errorf("ginlimit: WithRedisClient: %w", err)
 		}
-		r.name, r.addr = "redis", cfg.redis.addr()
+		r.name, r.isRedis, r.addr = "redis", true, cfg.redis.addr()
 		r.cur.Store(rb)
 		r.connected.Store(true)
 	case cfg.redis.opt != nil:
@@ -167,7 +168,7 @@ func (l *Limiter) build() error {
 		if err != nil {
 			return err
 		}
-		r.name, r.addr, r.dial = "redis", cfg.redis.addr(), dialer(opt, cfg.clock)
+		r.name, r.isRedis, r.addr, r.dial = "redis", true, cfg.redis.addr(), dialer(opt, cfg.clock)
 	default:
 		return nil
 	}

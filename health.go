@@ -93,7 +93,7 @@ func (l *Limiter) Status() Status {
 		healthy := r.healthy()
 		st := r.breaker.state()
 		s.Breaker, s.LastError = st.state, st.lastErr
-		if r.name == "redis" {
+		if r.isRedis {
 			s.RedisAddr = r.addr
 			s.RedisConnected = healthy
 		}
@@ -111,14 +111,13 @@ func (l *Limiter) Status() Status {
 		s.FailureMode = l.cfg.failure.String()
 		s.FallbackLimits = formatLimits(l.cfg.fallbackLimits)
 	}
-	switch s.Backend {
-	case "", "memory":
+	switch {
+	case s.Backend == "":
 		s.Backend, s.Message = "memory", MessageMemory
-	case "redis":
+	case s.RedisConnected && s.DegradedSlots > 0:
+		s.Message = MessageRedisPartial
+	case s.RedisConnected:
 		s.Message = MessageRedis
-		if s.DegradedSlots > 0 {
-			s.Message = MessageRedisPartial
-		}
 	default:
 		s.Message = "Custom backend rate limiting (" + s.Backend + ")"
 	}

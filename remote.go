@@ -21,6 +21,7 @@ import (
 // ginlimit builds.
 type remote struct {
 	name       string // "redis", or the custom backend's name
+	isRedis    bool   // the backend is ginlimit's Redis store, not a custom one
 	addr       string // where Redis is, without credentials; "" for a custom backend
 	timeout    time.Duration
 	mask       func(error) string
@@ -53,6 +54,7 @@ type remote struct {
 type remoteBackend struct {
 	b       backend.Backend
 	local   backend.LocalDecider // b, when it can decide without I/O
+	store   *redis.Store         // b, when it is ginlimit's Redis store
 	cluster bool                 // b is a Redis Cluster, whose slots fail apart
 	close   func()               // releases what ginlimit built; nil for the caller's
 }
@@ -60,16 +62,22 @@ type remoteBackend struct {
 // clientCache reports whether the backend turns clients over their limit
 // away without a round trip (see redis.Store.ClientCache).
 func (rb *remoteBackend) clientCache() bool {
-	c, ok := rb.b.(interface{ ClientCache() bool })
-	return ok && c.ClientCache()
+	return rb.store != nil && rb.store.ClientCache()
+}
+
+// watched returns the number of denied keys the backend watches.
+func (rb *remoteBackend) watched() int {
+	if rb.store == nil {
+		return 0
+	}
+	return rb.store.Watched()
 }
 
 func newRemoteBackend(b backend.Backend) *remoteBackend {
 	rb := &remoteBackend{b: b}
 	rb.local, _ = b.(backend.LocalDecider)
-	if c, ok := b.(interface{ Cluster() bool }); ok {
-		rb.cluster = c.Cluster()
-	}
+	rb.store, _ = b.(*redis.Store)
+	rb.cluster = rb.store != nil && rb.store.Cluster()
 	return rb
 }
 

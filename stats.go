@@ -62,9 +62,7 @@ func (l *Limiter) Stats() Stats {
 	}
 	if r := l.remote; r != nil {
 		if cur := r.cur.Load(); cur != nil {
-			if w, ok := cur.b.(interface{ Watched() int }); ok {
-				s.Watched = w.Watched()
-			}
+			s.Watched = cur.watched()
 		}
 	}
 	if m := l.memory.Load(); m != nil {
