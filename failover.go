@@ -177,11 +177,11 @@ func (p *policy) decide(ctx context.Context, s *scope, client string, cost int64
 }
 
 // unavailable answers 503 with Retry-After: the time until the shared
-// backend is probed again, at least a second.
-func (p *policy) unavailable(c *gin.Context) {
+// backend, or the cluster slot of key, is probed again, at least a second.
+func (p *policy) unavailable(c *gin.Context, key string) {
 	retryAfter := int64(1)
 	if r := p.l.remote; r != nil {
-		retryAfter = max(ceilSeconds(r.breaker.retryIn(time.Now())), 1)
+		retryAfter = max(ceilSeconds(r.retryIn(key, time.Now())), 1)
 	}
 	c.Writer.Header()[hdrRetryAfter] = []string{strconv.FormatInt(retryAfter, 10)}
 	abortJSON(c, http.StatusServiceUnavailable, "rate limiter unavailable", retryAfter)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ginlimit/ginlimit/backend"
+	"github.com/ginlimit/ginlimit/backend/redis"
 )
 
 func TestFallbackPolicy(t *testing.T) {
@@ -87,4 +88,21 @@ func TestBreaker(t *testing.T) {
 	// Failing again soon after closing keeps the backoff growing.
 	require.True(t, b.trip(again, "flapping"))
 	assert.Greater(t, b.retryIn(again), 2*probeBackoffMin*4/5-1)
+}
+
+// TestRetryInOfASlot checks the Retry-After of a 503 under FailClosed: the
+// time until the next probe of the key's cluster slot, or of the whole
+// backend, and none for a key whose slot is served.
+func TestRetryInOfASlot(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var r remote
+	r.slots.trip(redis.Slot("down"), now, "connection refused")
+	got := r.retryIn("down", now)
+	assert.GreaterOrEqual(t, got, probeBackoffMin*4/5, "the first probe of the slot")
+	assert.LessOrEqual(t, got, probeBackoffMin)
+	assert.Zero(t, r.retryIn("up", now), "a key of another slot")
+
+	r.breaker.trip(now, "connection refused")
+	r.breaker.next = now.Add(7 * time.Second)
+	assert.Equal(t, 7*time.Second, r.retryIn("up", now), "the whole backend's probe")
 }

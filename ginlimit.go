@@ -372,7 +372,7 @@ func (p *policy) serve(c *gin.Context) {
 		return
 	case unavailable:
 		l.stats.stripe().unavailable.Add(1)
-		p.unavailable(c)
+		p.unavailable(c, s.keyPrefix+client)
 		return
 	}
 	if p.headers != HeadersNone {

@@ -243,6 +243,18 @@ func (r *remote) slotProbed(ctx context.Context, slot uint16, b *breaker, err er
 	}
 }
 
+// retryIn returns the time until the next probe that could put key back on
+// the shared backend: the whole backend's, or its cluster slot's.
+func (r *remote) retryIn(key string, now time.Time) time.Duration {
+	if r.breaker.open() {
+		return r.breaker.retryIn(now)
+	}
+	if _, b := r.slots.get(key); b != nil {
+		return b.retryIn(now)
+	}
+	return 0
+}
+
 // keyError reports whether err concerns one key, not the server: a key of
 // ginlimit's holding another type of data.
 func keyError(err error) bool {
