@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unsafe"
 
 	"github.com/gin-gonic/gin"
@@ -181,7 +180,7 @@ func (p *policy) decide(ctx context.Context, s *scope, client string, cost int64
 func (p *policy) unavailable(c *gin.Context, key string) {
 	retryAfter := int64(1)
 	if r := p.l.remote; r != nil {
-		retryAfter = max(ceilSeconds(r.retryIn(key, time.Now())), 1)
+		retryAfter = max(ceilSeconds(r.retryIn(key, r.now())), 1)
 	}
 	c.Writer.Header()[hdrRetryAfter] = []string{strconv.FormatInt(retryAfter, 10)}
 	abortJSON(c, http.StatusServiceUnavailable, "rate limiter unavailable", retryAfter)

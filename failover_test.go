@@ -166,7 +166,7 @@ func TestFallbackLimitsMustFitWithEveryPolicy(t *testing.T) {
 // ping takes the backend out of use, and the probes bring it back.
 func TestPingFailureOpensBreaker(t *testing.T) {
 	b := &pingBackend{pingErr: errors.New("connection refused")}
-	l, _ := newLimiter(t, ginlimit.WithBackend(b))
+	l, clk := newLimiter(t, ginlimit.WithBackend(b))
 	r := newRouter(l)
 	ginlimit.RegisterHealth(r, l)
 	w := serve(r, request{path: "/health/ratelimit/ready"})
@@ -178,7 +178,8 @@ func TestPingFailureOpensBreaker(t *testing.T) {
 
 	b.setPingErr(nil)
 	require.Eventually(t, func() bool {
-		serve(r, request{}) // requests drive the probes
+		clk.Advance(100 * time.Millisecond) // the breaker follows the Limiter's clock
+		serve(r, request{})                 // requests drive the probes
 		return l.Status().Breaker == "closed"
 	}, 3*time.Second, 20*time.Millisecond)
 	assert.Contains(t, l.Status().Backend, "pingBackend")
@@ -285,10 +286,10 @@ func callerClient(t *testing.T) rueidis.Client {
 // request that succeeds closes its breaker.
 func TestHealthDoesNotCloseBreakerOfUnpingableBackend(t *testing.T) {
 	b := &recordingBackend{err: errors.New("down")}
-	l, _ := newLimiter(t, ginlimit.WithBackend(b))
+	l, clk := newLimiter(t, ginlimit.WithBackend(b))
 	r := newRouter(l)
 	serve(r, request{})
-	time.Sleep(300 * time.Millisecond) // past the first backoff
+	clk.Advance(300 * time.Millisecond) // past the first backoff
 	for range 5 {
 		assert.Equal(t, "open", l.Status().Breaker)
 	}

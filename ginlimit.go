@@ -117,7 +117,7 @@ func NewLimiter(opts ...Option) (*Limiter, error) {
 	}
 	cfg.logger.Info("ginlimit: rate limiting configured", attrs...)
 	if l.remote != nil {
-		l.remote.start(time.Now())
+		l.remote.start(l.now())
 	}
 	return l, nil
 }
@@ -147,6 +147,7 @@ func (l *Limiter) build() error {
 		mask:       cfg.redis.mask,
 		logger:     cfg.logger,
 		onFallback: cfg.onFallback,
+		now:        l.now,
 		stop:       make(chan struct{}),
 	}
 	switch {

@@ -335,8 +335,10 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithClock sets the source of time, for tests. It drives the built-in memory
-// backend; a backend given by WithBackend keeps its own clock. By default the
-// memory backend reads the monotonic clock (see memory.WithClock).
+// backend, the times Redis decides at, and the circuit breaker in front of a
+// shared backend (when its probes are due); a backend given by WithBackend
+// keeps its own clock. By default the memory backend reads the monotonic
+// clock (see memory.WithClock).
 func WithClock(now func() time.Time) Option {
 	return limiterOption("WithClock", func(c *config) error {
 		if now == nil {

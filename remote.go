@@ -27,6 +27,7 @@ type remote struct {
 	mask       func(error) string
 	logger     *slog.Logger
 	onFallback func(active bool)
+	now        func() time.Time // the Limiter's clock
 
 	dial func() (*remoteBackend, error) // nil: the backend exists from the start
 	cur  atomic.Pointer[remoteBackend]  // nil until dial succeeds
@@ -111,8 +112,8 @@ func (r *remote) loop() {
 		select {
 		case <-r.stop:
 			return
-		case now := <-t.C:
-			r.maybeProbe(now)
+		case <-t.C:
+			r.maybeProbe(r.now())
 		}
 	}
 }
@@ -140,7 +141,7 @@ func (r *remote) allow(ctx context.Context, key string, p backend.Policy, cost i
 		return backend.Result{}, false, nil
 	}
 	if r.breaker.open() {
-		now := time.Now()
+		now := r.now()
 		if cur == nil || isPinger(cur.b) {
 			r.maybeProbe(now)
 			return backend.Result{}, false, nil
@@ -157,7 +158,7 @@ func (r *remote) allow(ctx context.Context, key string, p backend.Policy, cost i
 		if slot, b := r.slots.get(key); b != nil {
 			// The slot's node failed: this request is its probe, or is
 			// decided by the failure mode.
-			if !b.probeDue(time.Now()) {
+			if !b.probeDue(r.now()) {
 				return backend.Result{}, false, nil
 			}
 			res, err = r.call(ctx, cur, key, p, cost)
@@ -192,7 +193,7 @@ func (r *remote) failed(ctx context.Context, cur *remoteBackend, key string, err
 		return // the client went away; the backend is not to blame
 	}
 	if keyError(err) {
-		now := time.Now().UnixNano()
+		now := r.now().UnixNano()
 		if last := r.lastKeyErrorLog.Load(); now-last > int64(time.Minute) && r.lastKeyErrorLog.CompareAndSwap(last, now) {
 			r.logger.Warn("ginlimit: backend refused a key", "backend", r.name, "error", r.mask(err))
 		}
@@ -202,7 +203,7 @@ func (r *remote) failed(ctx context.Context, cur *remoteBackend, key string, err
 		r.slotFailed(key, err)
 		return
 	}
-	if r.breaker.trip(time.Now(), r.mask(err)) {
+	if r.breaker.trip(r.now(), r.mask(err)) {
 		r.announce(err)
 	}
 }
@@ -212,7 +213,7 @@ func (r *remote) failed(ctx context.Context, cur *remoteBackend, key string, err
 // background, whether any node of the cluster still answers: if none does,
 // the whole backend's breaker opens, as for a server that is down.
 func (r *remote) slotFailed(key string, err error) {
-	now := time.Now()
+	now := r.now()
 	if r.slots.trip(redis.Slot(key), now, r.mask(err)) {
 		attrs := []any{"backend", r.name, "error", r.mask(err)}
 		if r.addr != "" {
@@ -233,7 +234,7 @@ func (r *remote) slotProbed(ctx context.Context, slot uint16, b *breaker, err er
 		b.abandonProbe()
 		return
 	}
-	whole, down := r.slots.probed(slot, b, time.Now(), r.mask(err))
+	whole, down := r.slots.probed(slot, b, r.now(), r.mask(err))
 	if whole {
 		attrs := []any{"backend", r.name, "down_for", down.Round(time.Millisecond).String()}
 		if r.addr != "" {
@@ -307,7 +308,7 @@ func (r *remote) probe() {
 
 // probed records a probe's outcome.
 func (r *remote) probed(err error) {
-	closed, down := r.breaker.probed(time.Now(), r.mask(err))
+	closed, down := r.breaker.probed(r.now(), r.mask(err))
 	if err != nil {
 		r.announce(err)
 		return
@@ -353,7 +354,7 @@ func (r *remote) connect() (*remoteBackend, error) {
 // healthCacheFor; a failed ping opens the breaker like a failed request.
 func (r *remote) healthy() (ok bool) {
 	if r.breaker.open() {
-		r.maybeProbe(time.Now()) // health checks drive probes too
+		r.maybeProbe(r.now()) // health checks drive probes too
 		return false
 	}
 	cur := r.cur.Load()
@@ -364,11 +365,11 @@ func (r *remote) healthy() (ok bool) {
 	h := &r.health
 	h.mu.Lock()
 	var failed error
-	if now := time.Now(); now.Sub(h.at) >= healthCacheFor {
+	if now := r.now(); now.Sub(h.at) >= healthCacheFor {
 		ctx, cancel := context.WithTimeout(context.Background(), pingTimeoutFor(r.timeout))
 		h.err = p.Ping(ctx)
 		cancel()
-		h.at, failed = time.Now(), h.err
+		h.at, failed = r.now(), h.err
 	}
 	ok = h.err == nil
 	h.mu.Unlock()
