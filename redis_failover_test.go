@@ -154,11 +154,12 @@ func (lr *failoverLoad) lastInMemory(group int) time.Time {
 	return time.Time{}
 }
 
-// failoverInstances returns n Limiters on url, with a route /burst limited
-// to 100/hour, and their routers.
-func failoverRouters(t *testing.T, url string, n int) []*gin.Engine {
+// failoverRouters returns the routers of n Limiters on url, with a route
+// /burst limited to 100/hour, and the Limiters.
+func failoverRouters(t *testing.T, url string, n int) ([]*gin.Engine, []*ginlimit.Limiter) {
 	t.Helper()
 	var routers []*gin.Engine
+	var limiters []*ginlimit.Limiter
 	logs := &logBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -171,9 +172,18 @@ func failoverRouters(t *testing.T, url string, n int) []*gin.Engine {
 		r := newRouter(l)
 		ginlimit.RegisterHealth(r, l)
 		r.GET("/burst", l.Limit("100/hour"), func(c *gin.Context) { c.Status(http.StatusOK) })
-		routers = append(routers, r)
+		routers, limiters = append(routers, r), append(limiters, l)
 	}
-	return routers
+	return routers, limiters
+}
+
+// failedCalls returns the calls to Redis that failed, over the Limiters.
+func failedCalls(limiters []*ginlimit.Limiter) uint64 {
+	var n uint64
+	for _, l := range limiters {
+		n += l.Stats().Errors
+	}
+	return n
 }
 
 // clientsOf sorts n client addresses by whether the master of their Redis
@@ -247,7 +257,7 @@ func TestRedisClusterMasterFailover(t *testing.T) {
 			if tt.firstSeed {
 				url = cluster.URLFirst(victim)
 			}
-			routers := failoverRouters(t, url, failoverInstances)
+			routers, limiters := failoverRouters(t, url, failoverInstances)
 			clients := clientsOf(t, cluster, victim, 200)
 			burstAddr := burstClient(t, cluster, victim)
 			const healthy, failed = 0, 1
@@ -270,6 +280,7 @@ func TestRedisClusterMasterFailover(t *testing.T) {
 				since(killed, fo.Failed), since(killed, fo.Promoted), since(killed, load.lastInMemory(healthy)), since(killed, load.lastInMemory(failed)))
 			t.Logf("in memory: before the kill %d of %d; after it, other masters' keys %d of %d; the failed master's keys %d of %d until the promotion, %d of %d after it",
 				beforeMem+b2Mem, before+b2, okMem, okTotal, outMem, outTotal, afterMem, afterTotal)
+			t.Logf("calls to Redis that failed, over the instances: %d", failedCalls(limiters))
 
 			assert.Zero(t, beforeMem+b2Mem, "before the kill, every decision is Redis's")
 			if tt.partial {
@@ -295,7 +306,7 @@ func TestRedisSentinelFailover(t *testing.T) {
 	master := redistest.Start(t)
 	replica := redistest.StartReplica(t, master)
 	sentinel := redistest.StartSentinel(t, master, redistest.DownAfter(time.Second))
-	routers := failoverRouters(t, sentinel.URL(), failoverInstances)
+	routers, limiters := failoverRouters(t, sentinel.URL(), failoverInstances)
 	clients := [][]string{make([]string, 200)}
 	for i := range clients[0] {
 		clients[0][i] = "198.51.100." + strconv.Itoa(i+1)
@@ -313,6 +324,7 @@ func TestRedisSentinelFailover(t *testing.T) {
 	last := load.lastInMemory(0)
 	t.Logf("timeline: killed at 0, down at %v, new master announced at %v; last decided in memory at %v; in memory until then %d of %d",
 		since(killed, fo.Failed), since(killed, fo.Promoted), since(killed, last), outMem, outTotal)
+	t.Logf("calls to Redis that failed, over the instances: %d", failedCalls(limiters))
 	assert.True(t, last.Before(deadline), "back on Redis within %v of the announcement, for good (last in memory %v after it)",
 		failoverBackWithin, last.Sub(fo.Promoted))
 	assert.Equal(t, map[int]int{http.StatusOK: 100, http.StatusTooManyRequests: 100},
