@@ -90,12 +90,19 @@ func routeOption(name string, fn func(*config) error) Option {
 	return option{name: name, perRoute: true, fn: fn}
 }
 
-// config is what the options build. Limiter-wide fields and per-route fields
-// live together so that Limit can start from a copy of the Limiter's.
+// config is what the options build: the settings of the whole Limiter, and
+// those of a policy, which Limit starts from a copy of the Limiter's own.
+// Options that only apply to a whole Limiter (limiterOption) write
+// limiterConfig; those a route may take (routeOption) write routeConfig.
 type config struct {
-	// Limiter-wide.
+	limiterConfig
+	routeConfig
+	from origins // where the settings checked together came from
+}
+
+// limiterConfig holds the settings of the whole Limiter.
+type limiterConfig struct {
 	enabled        bool
-	limits         []backend.Limit
 	backend        backend.Backend
 	memoryMaxKeys  int
 	logger         *slog.Logger
@@ -104,11 +111,15 @@ type config struct {
 	health         []gin.IRouter
 	healthDetails  []gin.IRouter
 	redis          redisConfig
+	failure        FailureMode
 	fallbackLimits []backend.Limit
 	onFallback     func(active bool)
-	from           origins
+}
 
-	// Per route.
+// routeConfig holds the settings of one policy: the Limiter's own limits,
+// or a route's (Limit).
+type routeConfig struct {
+	limits   []backend.Limit
 	name     string
 	strategy backend.Strategy
 	keyFunc  KeyFunc
@@ -116,7 +127,6 @@ type config struct {
 	cost     func(*gin.Context) int
 	exceeded ExceededHandler
 	headers  Headers
-	failure  FailureMode
 }
 
 func defaultConfig() config {
@@ -125,16 +135,20 @@ func defaultConfig() config {
 		panic(err) // DefaultLimits is a constant that parses
 	}
 	return config{
-		enabled:       true,
-		limits:        limits,
-		memoryMaxKeys: DefaultMemoryMaxKeys,
-		logger:        slog.Default(),
-		keyPrefix:     DefaultKeyPrefix,
-		redis:         redisConfig{timeout: DefaultRedisTimeout},
-		name:          DefaultPolicyName,
-		strategy:      backend.SlidingWindow,
-		keyFunc:       clientIPKey,
-		headers:       HeadersLegacy,
+		limiterConfig: limiterConfig{
+			enabled:       true,
+			memoryMaxKeys: DefaultMemoryMaxKeys,
+			logger:        slog.Default(),
+			keyPrefix:     DefaultKeyPrefix,
+			redis:         redisConfig{timeout: DefaultRedisTimeout},
+		},
+		routeConfig: routeConfig{
+			limits:   limits,
+			name:     DefaultPolicyName,
+			strategy: backend.SlidingWindow,
+			keyFunc:  clientIPKey,
+			headers:  HeadersLegacy,
+		},
 	}
 }
 
