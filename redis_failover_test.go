@@ -98,6 +98,18 @@ func (lr *failoverLoad) record(group, code int, limit string) {
 	}
 }
 
+// failover lets the load run a second, kills a master, waits for the
+// failover, and stops the load once it has settled (see settle). It returns
+// when the master was killed and the failover's timeline.
+func (lr *failoverLoad) failover(kill func(), wait func() redistest.Failover) (killed time.Time, fo redistest.Failover) {
+	time.Sleep(time.Second)
+	killed = time.Now()
+	kill()
+	fo = wait()
+	lr.settle(fo.Promoted, fo.Promoted.Add(failoverBackWithin))
+	return killed, fo
+}
+
 // settleFor is how long the load runs on after the last decision in memory,
 // to show that the instances stay on Redis.
 const settleFor = 3 * time.Second
@@ -263,12 +275,8 @@ func TestRedisClusterMasterFailover(t *testing.T) {
 			const healthy, failed = 0, 1
 
 			load := startFailoverLoad(routers, clients)
-			time.Sleep(time.Second)
-			killed := time.Now()
-			victim.Kill(t)
-			fo := cluster.WaitFailover(t, victim)
+			killed, fo := load.failover(func() { victim.Kill(t) }, func() redistest.Failover { return cluster.WaitFailover(t, victim) })
 			deadline := fo.Promoted.Add(failoverBackWithin)
-			load.settle(fo.Promoted, deadline)
 			end := time.Now()
 
 			before, beforeMem := load.between(healthy, load.start, killed)
@@ -313,12 +321,8 @@ func TestRedisSentinelFailover(t *testing.T) {
 	}
 
 	load := startFailoverLoad(routers, clients)
-	time.Sleep(time.Second)
-	killed := time.Now()
-	master.Kill(t)
-	fo := sentinel.WaitFailover(t, replica)
+	killed, fo := load.failover(func() { master.Kill(t) }, func() redistest.Failover { return sentinel.WaitFailover(t, replica) })
 	deadline := fo.Promoted.Add(failoverBackWithin)
-	load.settle(fo.Promoted, deadline)
 
 	outTotal, outMem := load.between(0, killed, fo.Promoted)
 	last := load.lastInMemory(0)
