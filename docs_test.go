@@ -23,14 +23,6 @@ func readDoc(t *testing.T, path string) string {
 	return string(b)
 }
 
-func TestConfigurationDocumentsEveryVariable(t *testing.T) {
-	doc := readDoc(t, "docs/CONFIGURATION.md")
-	require.NotEmpty(t, envVars)
-	for _, name := range envVars {
-		assert.True(t, strings.Contains(doc, "`"+name+"`"), "docs/CONFIGURATION.md does not document %s", name)
-	}
-}
-
 func TestConfigurationDocumentsEveryOption(t *testing.T) {
 	doc := readDoc(t, "docs/CONFIGURATION.md")
 	options := exportedOptions(t)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ginlimit/ginlimit"
+	"github.com/ginlimit/ginlimit/httplimit"
 )
 
 // pingBackend is a recordingBackend that can be pinged, failing with the
@@ -239,11 +240,11 @@ func TestRedisOptionErrors(t *testing.T) {
 
 func TestParseFailureMode(t *testing.T) {
 	for _, give := range []string{"memory", "open", "closed", "OPEN"} {
-		m, err := ginlimit.ParseFailureMode(give)
+		m, err := httplimit.ParseFailureMode(give)
 		require.NoError(t, err)
 		assert.Equal(t, strings.ToLower(give), m.String())
 	}
-	_, err := ginlimit.ParseFailureMode("fail")
+	_, err := httplimit.ParseFailureMode("fail")
 	assert.EqualError(t, err, `unknown failure mode "fail" (want memory, open or closed)`)
 }
 

@@ -1,24 +1,39 @@
 package ginlimit
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"os"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/rueidis"
 
 	"github.com/ginlimit/ginlimit/backend"
-	"github.com/ginlimit/ginlimit/backend/memory"
+	"github.com/ginlimit/ginlimit/httplimit"
 )
 
 // ErrInvalidOption is wrapped by every configuration error that NewLimiter,
 // Limit and FromEnv return.
-var ErrInvalidOption = errors.New("invalid option")
+var ErrInvalidOption = httplimit.ErrInvalidOption
 
-// Strategy selects the rate-limiting algorithm. See ALGORITHMS.md in docs/.
-type Strategy = backend.Strategy
+// The types and values of the engine that a Gin user names; see package
+// httplimit for their documentation.
+type (
+	// Strategy selects the rate-limiting algorithm. See ALGORITHMS.md in docs/.
+	Strategy = backend.Strategy
+	// Headers selects the rate-limit headers set on every limited response.
+	Headers = httplimit.Headers
+	// FailureMode says how requests are decided while the shared backend
+	// cannot decide them.
+	FailureMode = httplimit.FailureMode
+	// Status is the state of a Limiter, as the detailed health route serves it.
+	Status = httplimit.Status
+	// Summary is the body of the public health route.
+	Summary = httplimit.Summary
+	// Stats is a snapshot of a Limiter's counters since it was built.
+	Stats = httplimit.Stats
+)
 
 // The strategies. SlidingWindow is the default.
 const (
@@ -27,15 +42,26 @@ const (
 	TokenBucket   = backend.TokenBucket
 )
 
-// Defaults.
+// The header modes. HeadersLegacy is the default.
 const (
-	DefaultLimits     = "100/minute"
-	DefaultKeyPrefix  = "ginlimit"
-	DefaultPolicyName = "default"
-	// DefaultMemoryMaxKeys bounds the built-in memory backend: at about 130
-	// bytes a key (policies of one or two limits), 100,000 keys hold about
-	// 13 MB.
-	DefaultMemoryMaxKeys = memory.DefaultMaxKeys
+	HeadersLegacy = httplimit.HeadersLegacy
+	HeadersIETF   = httplimit.HeadersIETF
+	HeadersBoth   = httplimit.HeadersBoth
+	HeadersNone   = httplimit.HeadersNone
+)
+
+// The failure modes. FailToMemory is the default.
+const (
+	FailToMemory = httplimit.FailToMemory
+	FailOpen     = httplimit.FailOpen
+	FailClosed   = httplimit.FailClosed
+)
+
+// The health messages. Dashboards parse them: they never change.
+const (
+	MessageMemory       = httplimit.MessageMemory
+	MessageRedis        = httplimit.MessageRedis
+	MessageRedisPartial = httplimit.MessageRedisPartial
 )
 
 // KeyFunc returns the key a request is counted under, such as a client IP,
@@ -70,232 +96,214 @@ type Option interface {
 	route() bool
 }
 
-type option struct {
-	name     string // the option's function name, for errors
+// config is what the options build: the engine's options, to be applied by
+// httplimit.New or Limiter.Policy, and the settings that take a
+// *gin.Context.
+type config struct {
+	engine []httplimit.Option
+	ginConfig
+	health, healthDetails []gin.IRouter
+}
+
+// ginConfig holds a policy's settings that take a *gin.Context.
+type ginConfig struct {
+	keyFunc  KeyFunc // nil: the engine policy's key, or else Gin's ClientIP
+	skip     gin.Skipper
+	cost     func(*gin.Context) int
+	exceeded ExceededHandler
+}
+
+// engineOption is an option of the engine. keys, if set, reports whether it
+// sets the key, and so replaces a KeyFunc given before it.
+type engineOption struct {
+	opt  httplimit.Option
+	keys func() bool
+}
+
+func (o engineOption) apply(c *config) error {
+	c.engine = append(c.engine, o.opt)
+	if o.keys != nil && o.keys() {
+		c.keyFunc = nil
+	}
+	return nil
+}
+
+func (o engineOption) route() bool    { return true } // the engine refuses those that are not
+func (o engineOption) String() string { return fmt.Sprint(o.opt) }
+
+func engine(o httplimit.Option) Option { return engineOption{opt: o} }
+
+func setsKey() bool { return true }
+
+// ginOption is an option of the Gin adapter.
+type ginOption struct {
+	name     string
 	perRoute bool
 	fn       func(*config) error
 }
 
-func (o option) apply(c *config) error { return o.fn(c) }
-func (o option) String() string        { return o.name }
-func (o option) route() bool           { return o.perRoute }
+func (o ginOption) apply(c *config) error { return o.fn(c) }
+func (o ginOption) route() bool           { return o.perRoute }
+func (o ginOption) String() string        { return o.name }
 
-// limiterOption applies to the whole Limiter and is refused by Limit.
-func limiterOption(name string, fn func(*config) error) Option {
-	return option{name: name, fn: fn}
-}
-
-// routeOption may be given to NewLimiter and to Limit.
-func routeOption(name string, fn func(*config) error) Option {
-	return option{name: name, perRoute: true, fn: fn}
-}
-
-// config is what the options build: the settings of the whole Limiter, and
-// those of a policy, which Limit starts from a copy of the Limiter's own.
-// Options that only apply to a whole Limiter (limiterOption) write
-// limiterConfig; those a route may take (routeOption) write routeConfig.
-type config struct {
-	limiterConfig
-	routeConfig
-	from origins // where the settings checked together came from
-}
-
-// limiterConfig holds the settings of the whole Limiter.
-type limiterConfig struct {
-	enabled        bool
-	backend        backend.Backend
-	memoryMaxKeys  int
-	logger         *slog.Logger
-	clock          func() time.Time // nil: the backend's clock, or time.Now
-	keyPrefix      string
-	health         []gin.IRouter
-	healthDetails  []gin.IRouter
-	redis          redisConfig
-	failure        FailureMode
-	fallbackLimits []backend.Limit
-	onFallback     func(active bool)
-}
-
-// routeConfig holds the settings of one policy: the Limiter's own limits,
-// or a route's (Limit).
-type routeConfig struct {
-	limits   []backend.Limit
-	name     string
-	strategy backend.Strategy
-	keyFunc  KeyFunc
-	skip     gin.Skipper
-	cost     func(*gin.Context) int
-	exceeded ExceededHandler
-	headers  Headers
-}
-
-func defaultConfig() config {
-	limits, err := backend.ParseLimits(DefaultLimits)
-	if err != nil {
-		panic(err) // DefaultLimits is a constant that parses
-	}
-	return config{
-		limiterConfig: limiterConfig{
-			enabled:       true,
-			memoryMaxKeys: DefaultMemoryMaxKeys,
-			logger:        slog.Default(),
-			keyPrefix:     DefaultKeyPrefix,
-			redis:         redisConfig{timeout: DefaultRedisTimeout},
-		},
-		routeConfig: routeConfig{
-			limits:   limits,
-			name:     DefaultPolicyName,
-			strategy: backend.SlidingWindow,
-			keyFunc:  clientIPKey,
-			headers:  HeadersLegacy,
-		},
-	}
-}
-
-// origins records where the settings that are checked together, when the
-// Limiter is built, came from: an option's call such as
-// WithRedisCAFile("/ca.pem"), or an environment variable such as
-// RATELIMIT_REDIS_CA_FILE="/ca.pem". An error of such a check names each
-// input it involves, so that a user knows what to change. An empty origin is
-// a default.
-type origins struct {
-	limits, strategy, fallback, failure    string
-	backend, redis, caFile, timeout, cache string
-}
-
-// named joins the non-empty origins, for the end of an error message:
-// " (with A, B)", or "" when all are empty.
-func named(origins ...string) string {
-	var set []string
-	for _, o := range origins {
-		if o != "" {
-			set = append(set, o)
-		}
-	}
-	if len(set) == 0 {
-		return ""
-	}
-	return " (with " + strings.Join(set, ", ") + ")"
-}
-
-// optionError is a configuration error of one input: an option's call, such
-// as WithRedisTimeout(0s), or an environment variable and its value. It
-// wraps ErrInvalidOption and the cause.
-type optionError struct {
-	input string
-	err   error
-}
-
-func (e *optionError) Error() string {
-	return "ginlimit: " + e.input + ": " + ErrInvalidOption.Error() + ": " + e.err.Error()
-}
-
-func (e *optionError) Unwrap() []error { return []error{ErrInvalidOption, e.err} }
-
-func invalid(option string, err error) error {
-	return &optionError{input: option, err: err}
-}
-
-// invalidFrom is invalid for a setting of the given origin, or a bare
-// configuration error when the setting has none (a default, or a route's
-// own limits, which the route's error names).
-func invalidFrom(origin string, err error) error {
-	if origin == "" {
-		return fmt.Errorf("ginlimit: %w: %w", ErrInvalidOption, err)
-	}
-	return invalid(origin, err)
-}
-
-func invalidf(option, format string, args ...any) error {
-	return invalid(option, fmt.Errorf(format, args...))
+// invalid is the error of an option's call that gives a wrong value.
+func invalid(call, reason string) error {
+	return fmt.Errorf("ginlimit: %s: %w: %s", call, ErrInvalidOption, reason)
 }
 
 // WithEnabled turns rate limiting on or off. A disabled Limiter passes every
 // request through without counting it. The default is true.
-func WithEnabled(enabled bool) Option {
-	return limiterOption("WithEnabled", func(c *config) error {
-		c.enabled = enabled
-		return nil
-	})
-}
+func WithEnabled(enabled bool) Option { return engine(httplimit.WithEnabled(enabled)) }
 
 // WithLimits sets the Limiter's limits in the notation of
 // backend.ParseLimits, such as "100/minute;1000/hour" or "500 per 7 days". A
 // request is admitted only if every limit admits it. The default is
 // "100/minute".
-func WithLimits(limits string) Option {
-	return limiterOption("WithLimits", func(c *config) error {
-		parsed, err := backend.ParseLimits(limits)
-		if err != nil {
-			return invalid(fmt.Sprintf("WithLimits(%q)", limits), err)
-		}
-		c.limits, c.from.limits = parsed, fmt.Sprintf("WithLimits(%q)", limits)
-		return nil
-	})
-}
+func WithLimits(limits string) Option { return engine(httplimit.WithLimits(limits)) }
 
 // WithStrategy sets the algorithm: SlidingWindow (the default), FixedWindow
 // or TokenBucket.
-func WithStrategy(s Strategy) Option {
-	return routeOption("WithStrategy", func(c *config) error {
-		if s > backend.TokenBucket {
-			return invalidf(fmt.Sprintf("WithStrategy(%v)", s), "unknown strategy")
-		}
-		c.strategy, c.from.strategy = s, fmt.Sprintf("WithStrategy(%v)", s)
-		return nil
-	})
+func WithStrategy(s Strategy) Option { return engine(httplimit.WithStrategy(s)) }
+
+// WithKeyPrefix sets the namespace of every key, "ginlimit" by default, so
+// that several services can share one store. It is 1 to 64 printable ASCII
+// characters without spaces or braces.
+func WithKeyPrefix(prefix string) Option { return engine(httplimit.WithKeyPrefix(prefix)) }
+
+// WithName names a policy. The name appears in the IETF headers and
+// namespaces the keys, so routes given the same name and the same limits and
+// strategy share one count. The Limiter's own limits are named "default"; a
+// route limited with Limit is named after its path (such as "/login") unless
+// WithName says otherwise.
+func WithName(name string) Option { return engine(httplimit.WithName(name)) }
+
+// WithHeaders selects the rate-limit headers set on every limited response:
+// HeadersLegacy (the default), HeadersIETF, HeadersBoth or HeadersNone.
+func WithHeaders(h Headers) Option { return engine(httplimit.WithHeaders(h)) }
+
+// WithLogger sets the logger for configuration and backend events. The
+// default is slog.Default().
+func WithLogger(l *slog.Logger) Option { return engine(httplimit.WithLogger(l)) }
+
+// WithClock sets the source of time, for tests; see httplimit.WithClock.
+func WithClock(now func() time.Time) Option { return engine(httplimit.WithClock(now)) }
+
+// WithBackend makes the Limiter count in b instead of the built-in memory
+// backend. The caller owns b: Limiter.Close does not close it.
+func WithBackend(b backend.Backend) Option { return engine(httplimit.WithBackend(b)) }
+
+// WithMemoryMaxKeys bounds the number of keys the built-in memory backend
+// holds; past it, expired and then least recently used keys are evicted. The
+// default is 100,000 keys, about 13 MB.
+func WithMemoryMaxKeys(n int) Option { return engine(httplimit.WithMemoryMaxKeys(n)) }
+
+// WithFailureMode sets how requests are decided while the shared backend
+// cannot decide them: FailToMemory (the default), FailOpen or FailClosed. It
+// may be given to Limit, so that a sensitive route fails closed while the
+// rest fail to memory:
+//
+//	r.POST("/login", lim.Limit("5/minute", ginlimit.WithFailureMode(ginlimit.FailClosed)), login)
+func WithFailureMode(m FailureMode) Option { return engine(httplimit.WithFailureMode(m)) }
+
+// WithFallbackLimits sets stricter limits for the time requests are decided
+// in memory (FailToMemory), in the notation of WithLimits; see
+// httplimit.WithFallbackLimits.
+func WithFallbackLimits(limits string) Option { return engine(httplimit.WithFallbackLimits(limits)) }
+
+// WithOnFallbackChange calls f with true when the shared backend becomes
+// unavailable and requests start being decided by the failure mode, and with
+// false when it recovers; see httplimit.WithOnFallbackChange.
+func WithOnFallbackChange(f func(active bool)) Option {
+	return engine(httplimit.WithOnFallbackChange(f))
+}
+
+// WithRedisURL makes the Limiter count in Redis, so that every instance of
+// the service shares one limit; see httplimit.WithRedisURL for the forms of
+// the URL. A server that does not answer is not an error: the Limiter
+// decides in memory until it does.
+func WithRedisURL(rawURL string) Option { return engine(httplimit.WithRedisURL(rawURL)) }
+
+// WithRedisOptions makes the Limiter count in Redis with a client built from
+// opt; see httplimit.WithRedisOptions.
+func WithRedisOptions(opt rueidis.ClientOption) Option {
+	return engine(httplimit.WithRedisOptions(opt))
+}
+
+// WithRedisClient makes the Limiter count in Redis through client, which the
+// caller owns and closes after the Limiter; see httplimit.WithRedisClient.
+func WithRedisClient(client rueidis.Client) Option {
+	return engine(httplimit.WithRedisClient(client))
+}
+
+// WithRedisTimeout bounds each Redis call a request waits for: past it, the
+// request is decided by the failure mode. It is 1ms to 10s; the default is
+// 100ms.
+func WithRedisTimeout(d time.Duration) Option { return engine(httplimit.WithRedisTimeout(d)) }
+
+// WithRedisClientCache turns client-side caching of denied keys on (the
+// default) or off; see httplimit.WithRedisClientCache.
+func WithRedisClientCache(on bool) Option { return engine(httplimit.WithRedisClientCache(on)) }
+
+// WithRedisCAFile trusts the CA certificates of the PEM file at path for a
+// rediss:// connection, in place of the system's roots; see
+// httplimit.WithRedisCAFile.
+func WithRedisCAFile(path string) Option { return engine(httplimit.WithRedisCAFile(path)) }
+
+// FromEnv configures the Limiter from the environment: REDIS_URL and the
+// RATELIMIT_ variables that httplimit.FromEnv lists. RATELIMIT_KEY_BY=ip
+// counts by Gin's ClientIP, as KeyByIP does.
+func FromEnv() Option {
+	return engineOption{opt: httplimit.FromEnv(), keys: func() bool { return os.Getenv(httplimit.EnvKeyBy) != "" }}
+}
+
+// KeyByIP counts requests by client IP, as gin's c.ClientIP() reports it,
+// with IPv6 addresses grouped by /64 (one host owns a whole /64). It is the
+// default.
+//
+// WARNING: gin trusts every proxy by default, so c.ClientIP() returns the
+// leftmost X-Forwarded-For entry, which the client writes: a client that sends
+// a new X-Forwarded-For with each request is never limited. Call
+// engine.SetTrustedProxies with your proxies' addresses (or nil when there are
+// none), or use KeyByForwardedFor behind a load balancer.
+func KeyByIP() Option { return engineOption{opt: httplimit.KeyByIP(), keys: setsKey} }
+
+// KeyByHeader counts requests by the value of the named request header, such
+// as an API key, and by client IP (KeyByIP) when the header is absent or
+// empty; see httplimit.KeyByHeader.
+func KeyByHeader(name string) Option {
+	return engineOption{opt: httplimit.KeyByHeader(name), keys: setsKey}
+}
+
+// KeyByForwardedFor counts requests by the nth X-Forwarded-For entry from the
+// right (n = 1 is the last one), with IPv6 grouped by /64, and by the peer
+// address when there is no such entry; see httplimit.KeyByForwardedFor to
+// choose n.
+func KeyByForwardedFor(n int) Option {
+	return engineOption{opt: httplimit.KeyByForwardedFor(n), keys: setsKey}
 }
 
 // WithKeyFunc counts requests under the key f returns. The default is
 // KeyByIP. An empty key falls back to the client IP.
 func WithKeyFunc(f KeyFunc) Option {
-	return routeOption("WithKeyFunc", func(c *config) error {
+	return ginOption{name: "WithKeyFunc", perRoute: true, fn: func(c *config) error {
 		if f == nil {
-			return invalidf("WithKeyFunc(nil)", "the key function is nil")
+			return invalid("WithKeyFunc(nil)", "the key function is nil")
 		}
 		c.keyFunc = f
 		return nil
-	})
-}
-
-// WithKeyPrefix sets the namespace of every key, "ginlimit" by default, so
-// that several services can share one store. It is 1 to 64 printable ASCII
-// characters without spaces or braces.
-func WithKeyPrefix(prefix string) Option {
-	return limiterOption("WithKeyPrefix", func(c *config) error {
-		if err := checkName(prefix); err != nil {
-			return invalid(fmt.Sprintf("WithKeyPrefix(%q)", prefix), err)
-		}
-		c.keyPrefix = prefix
-		return nil
-	})
-}
-
-// WithName names a policy. The name appears in the IETF headers and
-// namespaces the keys, so routes given the same name and the same limits and
-// strategy share one count (a backend counts each policy of a key apart). The
-// Limiter's own limits are named "default"; a route limited with Limit is
-// named after its path (such as "/login") unless WithName says otherwise.
-func WithName(name string) Option {
-	return routeOption("WithName", func(c *config) error {
-		if err := checkName(name); err != nil {
-			return invalid(fmt.Sprintf("WithName(%q)", name), err)
-		}
-		c.name = name
-		return nil
-	})
+	}}
 }
 
 // WithSkip exempts the requests for which skip returns true: they are
 // neither limited nor counted.
 func WithSkip(skip gin.Skipper) Option {
-	return routeOption("WithSkip", func(c *config) error {
+	return ginOption{name: "WithSkip", perRoute: true, fn: func(c *config) error {
 		if skip == nil {
-			return invalidf("WithSkip(nil)", "the skipper is nil")
+			return invalid("WithSkip(nil)", "the skipper is nil")
 		}
 		c.skip = skip
 		return nil
-	})
+	}}
 }
 
 // WithCost weighs requests: each consumes cost(c) units instead of one. A
@@ -303,133 +311,48 @@ func WithSkip(skip gin.Skipper) Option {
 // negative cost counts as zero. A cost larger than a limit's count is always
 // denied.
 func WithCost(cost func(c *gin.Context) int) Option {
-	return routeOption("WithCost", func(c *config) error {
+	return ginOption{name: "WithCost", perRoute: true, fn: func(c *config) error {
 		if cost == nil {
-			return invalidf("WithCost(nil)", "the cost function is nil")
+			return invalid("WithCost(nil)", "the cost function is nil")
 		}
 		c.cost = cost
 		return nil
-	})
+	}}
 }
 
 // WithExceededHandler replaces the response to a denied request. The default
 // answers 429 with the JSON body {"error":"rate limit exceeded","retry_after":N}.
 func WithExceededHandler(h ExceededHandler) Option {
-	return routeOption("WithExceededHandler", func(c *config) error {
+	return ginOption{name: "WithExceededHandler", perRoute: true, fn: func(c *config) error {
 		if h == nil {
-			return invalidf("WithExceededHandler(nil)", "the handler is nil")
+			return invalid("WithExceededHandler(nil)", "the handler is nil")
 		}
 		c.exceeded = h
 		return nil
-	})
-}
-
-// WithHeaders selects the rate-limit headers set on every limited response:
-// HeadersLegacy (the default), HeadersIETF, HeadersBoth or HeadersNone.
-func WithHeaders(h Headers) Option {
-	return routeOption("WithHeaders", func(c *config) error {
-		if h > HeadersNone {
-			return invalidf(fmt.Sprintf("WithHeaders(%d)", h), "unknown header mode")
-		}
-		c.headers = h
-		return nil
-	})
-}
-
-// WithLogger sets the logger for configuration and backend events. The
-// default is slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return limiterOption("WithLogger", func(c *config) error {
-		if l == nil {
-			return invalidf("WithLogger(nil)", "the logger is nil")
-		}
-		c.logger = l
-		return nil
-	})
-}
-
-// WithClock sets the source of time, for tests. It drives the built-in memory
-// backend, the times Redis decides at, and the circuit breaker in front of a
-// shared backend (when its probes are due); a backend given by WithBackend
-// keeps its own clock. By default the memory backend reads the monotonic
-// clock (see memory.WithClock).
-func WithClock(now func() time.Time) Option {
-	return limiterOption("WithClock", func(c *config) error {
-		if now == nil {
-			return invalidf("WithClock(nil)", "the clock is nil")
-		}
-		c.clock = now
-		return nil
-	})
-}
-
-// WithBackend makes the Limiter count in b instead of the built-in memory
-// backend. The caller owns b: Limiter.Close does not close it.
-func WithBackend(b backend.Backend) Option {
-	return limiterOption("WithBackend", func(c *config) error {
-		if b == nil {
-			return invalidf("WithBackend(nil)", "the backend is nil")
-		}
-		c.backend, c.from.backend = b, "WithBackend"
-		return nil
-	})
-}
-
-// WithMemoryMaxKeys bounds the number of keys the built-in memory backend
-// holds; past it, expired and then least recently used keys are evicted. The
-// default is DefaultMemoryMaxKeys.
-func WithMemoryMaxKeys(n int) Option {
-	return limiterOption("WithMemoryMaxKeys", func(c *config) error {
-		if n < 1 {
-			return invalidf(fmt.Sprintf("WithMemoryMaxKeys(%d)", n), "the bound must be at least 1")
-		}
-		c.memoryMaxKeys = n
-		return nil
-	})
+	}}
 }
 
 // WithHealth registers the health group (see RegisterHealth) on r once the
 // Limiter is built. Its body is the Summary, safe on a public router.
 func WithHealth(r gin.IRouter) Option {
-	return limiterOption("WithHealth", func(c *config) error {
+	return ginOption{name: "WithHealth", fn: func(c *config) error {
 		if r == nil {
-			return invalidf("WithHealth(nil)", "the router is nil")
+			return invalid("WithHealth(nil)", "the router is nil")
 		}
 		c.health = append(c.health, r)
 		return nil
-	})
+	}}
 }
 
 // WithHealthDetails registers the detailed health route (see
 // RegisterHealthDetails) on r once the Limiter is built. r must be behind
 // authentication: the details tell where Redis is and why it failed.
 func WithHealthDetails(r gin.IRouter) Option {
-	return limiterOption("WithHealthDetails", func(c *config) error {
+	return ginOption{name: "WithHealthDetails", fn: func(c *config) error {
 		if r == nil {
-			return invalidf("WithHealthDetails(nil)", "the router is nil")
+			return invalid("WithHealthDetails(nil)", "the router is nil")
 		}
 		c.healthDetails = append(c.healthDetails, r)
 		return nil
-	})
-}
-
-// checkName accepts 1 to 64 printable ASCII characters other than space,
-// quote, backslash and braces: safe inside a store key, a Redis Cluster hash
-// tag and a structured-field string.
-func checkName(s string) error {
-	if s == "" || len(s) > 64 {
-		return fmt.Errorf("it must be 1 to 64 characters long")
-	}
-	for i := 0; i < len(s); i++ {
-		if !nameChar(rune(s[i])) {
-			return fmt.Errorf("character %q is not allowed", s[i])
-		}
-	}
-	return nil
-}
-
-// nameChar reports whether r may appear in a name: printable ASCII other than
-// space, quote, backslash and braces.
-func nameChar(r rune) bool {
-	return ' ' < r && r < 0x7f && !strings.ContainsRune(`"\{}`, r)
+	}}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ginlimit/ginlimit"
+	"github.com/ginlimit/ginlimit/httplimit"
 	"github.com/ginlimit/ginlimit/internal/redistest"
 )
 
@@ -63,8 +64,8 @@ func TestRedisSentinel(t *testing.T) {
 // TestRedisFromEnvTLS configures rediss:// and its CA from the environment.
 func TestRedisFromEnvTLS(t *testing.T) {
 	_, tls := redistest.StartTLS(t)
-	t.Setenv(ginlimit.EnvRedisURL, tls.URL)
-	t.Setenv(ginlimit.EnvRedisCAFile, tls.CAFile)
+	t.Setenv(httplimit.EnvRedisURL, tls.URL)
+	t.Setenv(httplimit.EnvRedisCAFile, tls.CAFile)
 
 	l, err := ginlimit.NewLimiter(ginlimit.FromEnv(), ginlimit.WithLogger(discardLogger()))
 	require.NoError(t, err)

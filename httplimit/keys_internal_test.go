@@ -1,4 +1,4 @@
-package ginlimit
+package httplimit
 
 import (
 	"strings"
@@ -40,7 +40,7 @@ func TestNormalizeIP(t *testing.T) {
 		{give: "not-an-ip", want: "not-an-ip"},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, normalizeIP(tt.give), "normalizeIP(%q)", tt.give)
+		assert.Equal(t, tt.want, IPKey(tt.give), "IPKey(%q)", tt.give)
 	}
 }
 
@@ -57,7 +57,7 @@ func FuzzKeys(f *testing.F) {
 		if entry != strings.TrimSpace(entry) || !strings.Contains(header, entry) || strings.Contains(entry, ",") {
 			t.Fatalf("nthFromRight(%q, %d) = %q", header, n, entry)
 		}
-		_ = normalizeIP(header)
+		_ = IPKey(header)
 		if k := boundKey(header); len(k) > maxClientKeyLen && len(k) != len("sha256:")+32 {
 			t.Fatalf("boundKey of %d bytes is %d bytes", len(header), len(k))
 		}

@@ -1,15 +1,9 @@
-package ginlimit
+package httplimit
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"unsafe"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/ginlimit/ginlimit/backend"
 )
@@ -60,7 +54,7 @@ func (m FailureMode) MarshalText() ([]byte, error) { return []byte(m.String()), 
 // may be given to Limit, so that a sensitive route fails closed while the
 // rest fail to memory:
 //
-//	r.POST("/login", lim.Limit("5/minute", ginlimit.WithFailureMode(ginlimit.FailClosed)), login)
+//	mux.Handle("POST /login", lim.Limit("5/minute", httplimit.WithFailureMode(httplimit.FailClosed))(login))
 func WithFailureMode(m FailureMode) Option {
 	return routeOption("WithFailureMode", func(c *config) error {
 		if m > FailClosed {
@@ -118,70 +112,4 @@ func fallbackPolicy(p backend.Policy, fallback []backend.Limit) backend.Policy {
 		limits[i].Count = min(limits[i].Count, f.Count)
 	}
 	return backend.Policy{Strategy: p.Strategy, Limits: limits}
-}
-
-// verdict is how a request was decided.
-type verdict uint8
-
-const (
-	decided     verdict = iota // by a backend: the Result says
-	admitted                   // without a backend: FailOpen, or after Close
-	unavailable                // FailClosed while the shared backend cannot decide
-)
-
-// decide asks the shared backend, if there is one and it can decide, and
-// otherwise applies the policy's failure mode, for the key of client in s.
-// The scope it returns is the one of the limits that decided: s, or
-// s.fallback.
-func (p *policy) decide(ctx context.Context, s *scope, client string, cost int64) (backend.Result, *scope, verdict) {
-	l := p.l
-	if l.closed.Load() {
-		l.stats.stripe().errors.Add(1)
-		return backend.Result{}, s, admitted
-	}
-	pol := p.policy
-	if r := l.remote; r != nil {
-		res, ok, err := r.allow(ctx, s.keyPrefix+client, pol, cost)
-		if ok {
-			return res, s, decided
-		}
-		st := l.stats.stripe()
-		if err != nil {
-			st.errors.Add(1)
-		}
-		st.fallback.Add(1)
-		switch p.failure {
-		case FailOpen:
-			return res, s, admitted
-		case FailClosed:
-			return res, s, unavailable
-		}
-		s, pol = s.fallback, p.fallback
-	}
-	m := l.memoryBackend()
-	if m == nil {
-		l.stats.stripe().errors.Add(1)
-		return backend.Result{}, s, admitted
-	}
-	// The memory store hashes the key and keeps nothing of it, so the key
-	// can live in a buffer on the stack: no allocation per request.
-	var buf [128]byte
-	key := append(append(buf[:0], s.keyPrefix...), client...)
-	res, err := m.Allow(ctx, unsafe.String(unsafe.SliceData(key), len(key)), pol, cost)
-	if err != nil { // closed
-		l.stats.stripe().errors.Add(1)
-		return res, s, admitted
-	}
-	return res, s, decided
-}
-
-// unavailable answers 503 with Retry-After: the time until the shared
-// backend, or the cluster slot of key, is probed again, at least a second.
-func (p *policy) unavailable(c *gin.Context, key string) {
-	retryAfter := int64(1)
-	if r := p.l.remote; r != nil {
-		retryAfter = max(ceilSeconds(r.retryIn(key, r.now())), 1)
-	}
-	c.Writer.Header()[hdrRetryAfter] = []string{strconv.FormatInt(retryAfter, 10)}
-	abortJSON(c, http.StatusServiceUnavailable, "rate limiter unavailable", retryAfter)
 }

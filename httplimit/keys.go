@@ -1,31 +1,32 @@
-package ginlimit
+package httplimit
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/http"
 	"net/netip"
 	"net/textproto"
 	"strings"
-
-	"github.com/gin-gonic/gin"
 )
 
 // maxClientKeyLen bounds the client part of a key; longer keys are hashed.
 const maxClientKeyLen = 128
 
-// KeyByIP counts requests by client IP, as gin's c.ClientIP() reports it,
-// with IPv6 addresses grouped by /64 (one host owns a whole /64). It is the
-// default.
-//
-// WARNING: gin trusts every proxy by default, so c.ClientIP() returns the
-// leftmost X-Forwarded-For entry, which the client writes: a client that sends
-// a new X-Forwarded-For with each request is never limited. Call
-// engine.SetTrustedProxies with your proxies' addresses (or nil when there are
-// none), or use KeyByForwardedFor behind a load balancer.
+// KeyFunc returns the key a request is counted under, such as a client IP,
+// a user ID or an API key. An empty key falls back to the client IP.
+type KeyFunc func(r *http.Request) string
+
+// KeyByIP counts requests by client IP, with IPv6 addresses grouped by /64
+// (one host owns a whole /64). It is the default. The client IP is the one
+// the adapter knows: for the Middleware of this package, the peer address
+// (r.RemoteAddr), which behind a proxy or a load balancer is the proxy's,
+// shared by every client: use KeyByForwardedFor there. The ginlimit package
+// reads Gin's ClientIP instead.
 func KeyByIP() Option {
 	return routeOption("KeyByIP", func(c *config) error {
-		c.keyFunc = clientIPKey
+		c.keyFunc = nil
 		return nil
 	})
 }
@@ -41,8 +42,8 @@ func KeyByHeader(name string) Option {
 			return invalid(fmt.Sprintf("KeyByHeader(%q)", name), err)
 		}
 		canonical := textproto.CanonicalMIMEHeaderKey(name)
-		c.keyFunc = func(c *gin.Context) string {
-			values := c.Request.Header[canonical]
+		c.keyFunc = func(r *http.Request) string {
+			values := r.Header[canonical]
 			if len(values) == 0 {
 				return ""
 			}
@@ -68,30 +69,39 @@ func KeyByHeader(name string) Option {
 //
 // When the header has fewer than n entries, or the entry is not an IP
 // address, the request did not come through the expected proxies and is
-// counted by its direct peer address (c.RemoteIP()). n is 1 to 64.
+// counted by its peer address (r.RemoteAddr). n is 1 to 64.
 func KeyByForwardedFor(n int) Option {
 	return routeOption("KeyByForwardedFor", func(c *config) error {
 		if n < 1 || n > 64 {
 			return invalidf(fmt.Sprintf("KeyByForwardedFor(%d)", n), "n must be 1 to 64")
 		}
-		c.keyFunc = func(c *gin.Context) string {
-			entry := nthFromRight(c.Request.Header["X-Forwarded-For"], n)
+		c.keyFunc = func(r *http.Request) string {
+			entry := nthFromRight(r.Header["X-Forwarded-For"], n)
 			if addr, err := netip.ParseAddr(entry); err == nil {
 				return addrKey(entry, addr)
 			}
-			return normalizeIP(c.RemoteIP())
+			return peerKey(r)
 		}
 		return nil
 	})
 }
 
-func clientIPKey(c *gin.Context) string { return normalizeIP(c.ClientIP()) }
+// peerKey returns the key of r's peer address (r.RemoteAddr), IPv6 grouped
+// by /64: the client IP of a request that came through no proxy.
+func peerKey(r *http.Request) string {
+	ip, _, err := net.SplitHostPort(strings.TrimSpace(r.RemoteAddr))
+	if err != nil {
+		return ""
+	}
+	return IPKey(ip)
+}
 
-// normalizeIP returns s unchanged for IPv4, the /64 prefix for IPv6, and the
-// IPv4 address for IPv4-mapped IPv6. Anything else (gin returns a trusted
-// platform's header as sent) is marked "raw:" so that it can never equal
-// another kind of key, such as KeyByHeader's "h:" keys.
-func normalizeIP(s string) string {
+// IPKey returns the key of a client IP as a framework reports it: s
+// unchanged for IPv4, the /64 prefix for IPv6, and the IPv4 address for
+// IPv4-mapped IPv6. Anything else (Gin returns a trusted platform's header
+// as sent) is marked "raw:" so that it can never equal another kind of key,
+// such as KeyByHeader's "h:" keys.
+func IPKey(s string) string {
 	if strings.IndexByte(s, ':') < 0 {
 		return s // IPv4, or a value that no other kind of key can equal
 	}

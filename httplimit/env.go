@@ -1,4 +1,4 @@
-package ginlimit
+package httplimit
 
 import (
 	"errors"

@@ -1,0 +1,205 @@
+package httplimit
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/ginlimit/ginlimit/backend"
+)
+
+// Source says what decided a request.
+type Source uint8
+
+const (
+	// SourceShared is the shared backend: Redis, or a backend given by
+	// WithBackend.
+	SourceShared Source = iota
+	// SourceMemory is the built-in memory backend of a Limiter that has no
+	// shared backend.
+	SourceMemory
+	// SourceFallback is the memory backend deciding for a shared backend that
+	// cannot (FailToMemory), with the fallback limits.
+	SourceFallback
+	// SourceOpen admitted the request undecided: FailOpen while the shared
+	// backend cannot decide, a disabled Limiter, or a closed one.
+	SourceOpen
+	// SourceClosed refused the request undecided: FailClosed while the
+	// shared backend cannot decide. It is answered 503.
+	SourceClosed
+)
+
+var sourceNames = [...]string{"shared", "memory", "fallback", "open", "closed"}
+
+// String returns "shared", "memory", "fallback", "open" or "closed".
+func (s Source) String() string {
+	if int(s) < len(sourceNames) {
+		return sourceNames[s]
+	}
+	return "Source(" + strconv.Itoa(int(s)) + ")"
+}
+
+// MarshalText makes a Source appear by name in JSON and logs.
+func (s Source) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Decision is the outcome of Limiter.Decide for one request.
+type Decision struct {
+	// Allowed reports whether the request may proceed; when it was counted,
+	// its cost was consumed.
+	Allowed bool
+	// Source is what decided: the shared backend, the memory backend, or a
+	// failure mode.
+	Source Source
+	// Policy is the name of the policy that counted the request, and Key the
+	// client key it was counted under, without prefix.
+	Policy string
+	Key    string
+	// Limit is the limit closest to exhaustion, with its Remaining units and
+	// the time until it Resets. They are zero when Source is SourceOpen or
+	// SourceClosed.
+	Limit     backend.Limit
+	Remaining int64
+	Reset     time.Duration
+	// RetryAfter is, for a refused request, the time after which it could be
+	// admitted: when the limits admit it again, or, for SourceClosed, when
+	// the shared backend is probed again. It is zero for an admitted one.
+	RetryAfter time.Duration
+
+	scope  *scope // nil when undecided (SourceOpen, SourceClosed)
+	mode   Headers
+	cost   int64
+	result backend.Result
+}
+
+// Decide counts a request of cost units (1 for a plain request; 0 is free:
+// admitted and not counted) by client key under p, in the shared backend if
+// there is one and it can decide, and otherwise by p's failure mode. It
+// never fails: a backend's failure is decided by the failure mode, and
+// counted in Stats.Errors. An empty key is "unknown"; a key longer than 128
+// bytes is counted under its hash. ctx bounds the call with the shared
+// backend, along with WithRedisTimeout.
+func (l *Limiter) Decide(ctx context.Context, p *Policy, key string, cost int64) Decision {
+	if key == "" {
+		key = "unknown"
+	}
+	key = boundKey(key)
+	cost = max(cost, 0)
+	d := Decision{Policy: p.scope.name, Key: key, mode: p.headers, cost: cost}
+	if !l.cfg.enabled {
+		d.Allowed, d.Source = true, SourceOpen
+		return d
+	}
+	s := p.scope
+	res, s, src := l.decide(ctx, p, s, key, cost)
+	d.Source = src
+	switch src {
+	case SourceOpen:
+		d.Allowed = true
+		l.stats.stripe().allowed.Add(1)
+		return d
+	case SourceClosed:
+		d.RetryAfter = time.Second
+		if r := l.remote; r != nil {
+			d.RetryAfter = max(r.retryIn(s.keyPrefix+key, r.now()), time.Second)
+		}
+		l.stats.stripe().unavailable.Add(1)
+		return d
+	}
+	if res.Now.IsZero() {
+		res.Now = l.now()
+	}
+	i := tightest(&res, len(s.limits))
+	d.scope, d.result = s, res
+	d.Allowed, d.RetryAfter = res.Allowed, res.RetryAfter
+	d.Limit, d.Remaining, d.Reset = s.limits[i], res.States[i].Remaining, res.States[i].Reset
+	if res.Allowed {
+		l.stats.stripe().allowed.Add(1)
+	} else {
+		l.stats.stripe().denied.Add(1)
+	}
+	return d
+}
+
+// decide asks the shared backend, if there is one and it can decide, and
+// otherwise applies the policy's failure mode, for the key of client in s.
+// The scope it returns is the one of the limits that decided: s, or
+// s.fallback.
+func (l *Limiter) decide(ctx context.Context, p *Policy, s *scope, client string, cost int64) (backend.Result, *scope, Source) {
+	if l.closed.Load() {
+		l.stats.stripe().errors.Add(1)
+		return backend.Result{}, s, SourceOpen
+	}
+	pol, src := p.policy, SourceMemory
+	if r := l.remote; r != nil {
+		res, ok, err := r.allow(ctx, s.keyPrefix+client, pol, cost)
+		if ok {
+			return res, s, SourceShared
+		}
+		st := l.stats.stripe()
+		if err != nil {
+			st.errors.Add(1)
+		}
+		st.fallback.Add(1)
+		switch p.failure {
+		case FailOpen:
+			return res, s, SourceOpen
+		case FailClosed:
+			return res, s, SourceClosed
+		}
+		s, pol, src = s.fallback, p.fallback, SourceFallback
+	}
+	m := l.memoryBackend()
+	if m == nil {
+		l.stats.stripe().errors.Add(1)
+		return backend.Result{}, s, SourceOpen
+	}
+	// The memory store hashes the key and keeps nothing of it, so the key
+	// can live in a buffer on the stack: no allocation per request.
+	var buf [128]byte
+	key := append(append(buf[:0], s.keyPrefix...), client...)
+	res, err := m.Allow(ctx, unsafe.String(unsafe.SliceData(key), len(key)), pol, cost)
+	if err != nil { // closed
+		l.stats.stripe().errors.Add(1)
+		return res, s, SourceOpen
+	}
+	return res, s, src
+}
+
+// CountSkipped counts, in Stats.Skipped, a request that an adapter's skip
+// function exempted from limiting (see WithSkip).
+func (l *Limiter) CountSkipped() { l.stats.stripe().skipped.Add(1) }
+
+// WriteHeaders sets on h the rate-limit headers of the policy's mode (see
+// WithHeaders) for a decided request, and Retry-After for a refused one (a
+// denial, or SourceClosed), in whole seconds and at least 1.
+func (d *Decision) WriteHeaders(h http.Header) {
+	if d.scope != nil && d.mode != HeadersNone {
+		writeHeaders(h, d.mode, d.scope, &d.result, d.cost)
+	}
+	if !d.Allowed {
+		h[hdrRetryAfter] = []string{strconv.FormatInt(retryAfterSeconds(d.RetryAfter), 10)}
+	}
+}
+
+// WriteDenial answers a refused request with the default response: 429 Too
+// Many Requests with the JSON body {"error":"rate limit exceeded",
+// "retry_after":N}, or, for SourceClosed, 503 Service Unavailable with
+// {"error":"rate limiter unavailable","retry_after":N}. Call WriteHeaders
+// first: WriteDenial writes the status line.
+func (d *Decision) WriteDenial(w http.ResponseWriter) {
+	code, message := http.StatusTooManyRequests, "rate limit exceeded"
+	if d.Source == SourceClosed {
+		code, message = http.StatusServiceUnavailable, "rate limiter unavailable"
+	}
+	body := make([]byte, 0, 64)
+	body = append(body, `{"error":"`...)
+	body = append(body, message...)
+	body = append(body, `","retry_after":`...)
+	body = strconv.AppendInt(body, retryAfterSeconds(d.RetryAfter), 10)
+	body = append(body, '}')
+	w.Header()["Content-Type"] = []string{"application/json; charset=utf-8"}
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,159 @@
+package httplimit
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/ginlimit/ginlimit/backend"
+	"github.com/ginlimit/ginlimit/backend/redis"
+)
+
+// A Policy is a set of limits compiled once, with the settings that go with
+// them: its name, strategy, key, headers and failure mode. The Limiter's own
+// limits are its Default policy; Limiter.Policy compiles a route's. Decide
+// counts a request against a Policy.
+type Policy struct {
+	l *Limiter
+	*rules
+	scope *scope // the counts' namespace and the headers' cached texts
+}
+
+// rules are what the variants of one policy, one per route, share.
+type rules struct {
+	policy   backend.Policy
+	fallback backend.Policy // decides in memory while the shared backend cannot
+	keyFunc  KeyFunc        // nil: the client IP
+	skip     func(*http.Request) bool
+	cost     func(*http.Request) int
+	exceeded ExceededHandler
+	headers  Headers
+	failure  FailureMode
+
+	perRoute bool     // named after each route (ForRoute), not fixed
+	routes   sync.Map // route pattern -> *Policy, when perRoute
+}
+
+// Default returns the policy of the Limiter's own limits, named "default"
+// unless WithName says otherwise.
+func (l *Limiter) Default() *Policy { return l.def }
+
+// Policy compiles limits of a route's own, counted apart from the Limiter's
+// default limits, in the notation of WithLimits. opts may hold the per-route
+// options (WithStrategy, the key options, WithName, WithSkip, WithCost,
+// WithExceededHandler, WithHeaders, WithFailureMode); the rest default to
+// the Limiter's. Without WithName the policy is named after each route (see
+// ForRoute). An invalid limit or option, or one that applies only to a whole
+// Limiter, is an error that names it.
+func (l *Limiter) Policy(limits string, opts ...Option) (*Policy, error) {
+	cfg := l.cfg // the per-route fields start as the Limiter's
+	cfg.name = ""
+	if err := WithLimits(limits).apply(&cfg); err != nil {
+		return nil, err
+	}
+	cfg.from.limits = "" // the route's own: its error names it
+	for i, o := range opts {
+		switch {
+		case o == nil:
+			return nil, fmt.Errorf("option %d: %w: nil", i, ErrInvalidOption)
+		case !o.route():
+			return nil, fmt.Errorf("%w: %v applies to the whole Limiter, not to a route", ErrInvalidOption, o)
+		}
+		if err := o.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	return l.compile(&cfg)
+}
+
+// compile checks the policy cfg describes and prepares it.
+func (l *Limiter) compile(cfg *config) (*Policy, error) {
+	r := &rules{
+		policy:   backend.Policy{Strategy: cfg.strategy, Limits: slices.Clone(cfg.limits)},
+		keyFunc:  cfg.keyFunc,
+		skip:     cfg.skip,
+		cost:     cfg.cost,
+		exceeded: cfg.exceeded,
+		headers:  cfg.headers,
+		failure:  cfg.failure,
+		perRoute: cfg.name == "",
+	}
+	if err := r.policy.Validate(); err != nil {
+		return nil, invalidFrom(cfg.from.limits, fmt.Errorf("%w%s", err, named(cfg.from.strategy)))
+	}
+	if l.cfg.redis.configured() {
+		if err := redis.CheckPolicy(r.policy); err != nil {
+			return nil, invalidFrom(cfg.from.limits, fmt.Errorf("%w%s", err, named(cfg.from.strategy, l.cfg.from.redis)))
+		}
+	}
+	r.fallback = fallbackPolicy(r.policy, l.cfg.fallbackLimits)
+	if err := r.fallback.Validate(); err != nil {
+		return nil, invalid(l.cfg.from.fallback, fmt.Errorf("with the limits %q%s: %w", backend.FormatLimits(r.policy.Limits), named(cfg.from.limits), err))
+	}
+	name := cfg.name
+	if r.perRoute {
+		name = routeName("")
+	}
+	return l.newPolicy(r, name), nil
+}
+
+// newPolicy returns the policy of r under name, with the scope of its
+// fallback limits when they differ.
+func (l *Limiter) newPolicy(r *rules, name string) *Policy {
+	s := newScope(l.cfg.keyPrefix, name, r.policy)
+	s.fallback = s
+	if !slices.Equal(r.fallback.Limits, r.policy.Limits) {
+		s.fallback = newScope(l.cfg.keyPrefix, name, r.fallback)
+	}
+	return &Policy{l: l, rules: r, scope: s}
+}
+
+// Name returns the policy's name, as the IETF headers and the keys show it.
+func (p *Policy) Name() string { return p.scope.name }
+
+// Key returns the key the policy's key option (KeyByHeader,
+// KeyByForwardedFor, WithKeyFunc) gives r, or "" when the policy counts by
+// client IP (KeyByIP, the default): the adapter then counts r under the
+// client IP it knows.
+func (p *Policy) Key(r *http.Request) string {
+	if p.keyFunc == nil {
+		return ""
+	}
+	return p.keyFunc(r)
+}
+
+// Limits returns the policy's limits.
+func (p *Policy) Limits() []backend.Limit { return slices.Clone(p.policy.Limits) }
+
+// ForRoute returns the policy that counts the requests of one route. A
+// policy given a name (WithName, or the Limiter's default) counts every
+// route under it and is its own ForRoute. One without a name counts each
+// route apart, under the route's pattern, such as "/login" or
+// "POST /items/{id}": pass the router's pattern, never the request's path,
+// which a client chooses. An empty pattern (no route matched) is named "*".
+func (p *Policy) ForRoute(pattern string) *Policy {
+	if !p.perRoute {
+		return p
+	}
+	if v, ok := p.routes.Load(pattern); ok {
+		return v.(*Policy)
+	}
+	v, _ := p.routes.LoadOrStore(pattern, p.l.newPolicy(p.rules, routeName(pattern)))
+	return v.(*Policy)
+}
+
+// routeName makes a route pattern usable as a policy name: characters that
+// checkName refuses become '_', and an unmatched route is "*".
+func routeName(pattern string) string {
+	if pattern == "" {
+		return "*"
+	}
+	return strings.Map(func(r rune) rune {
+		if !nameChar(r) {
+			return '_'
+		}
+		return r
+	}, pattern)
+}
