@@ -36,9 +36,9 @@ type breaker struct {
 
 // Breaker states, as Status reports them.
 const (
-	BreakerClosed   = "closed"
-	BreakerOpen     = "open"
-	BreakerHalfOpen = "half-open"
+	breakerClosed   = "closed"
+	breakerOpen     = "open"
+	breakerHalfOpen = "half-open"
 )
 
 func (b *breaker) open() bool { return b.isOpen.Load() }
@@ -125,11 +125,11 @@ type breakerState struct {
 func (b *breaker) state() breakerState {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := breakerState{state: BreakerClosed, lastErr: b.lastErr}
+	s := breakerState{state: breakerClosed, lastErr: b.lastErr}
 	if b.isOpen.Load() {
-		s.state, s.since = BreakerOpen, b.since
+		s.state, s.since = breakerOpen, b.since
 		if b.probing {
-			s.state = BreakerHalfOpen
+			s.state = breakerHalfOpen
 		}
 	}
 	return s

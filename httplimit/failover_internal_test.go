@@ -57,13 +57,13 @@ func TestBackoff(t *testing.T) {
 func TestBreaker(t *testing.T) {
 	var b breaker
 	now := time.Unix(1000, 0)
-	assert.Equal(t, BreakerClosed, b.state().state)
+	assert.Equal(t, breakerClosed, b.state().state)
 	assert.False(t, b.probeDue(now), "a closed breaker needs no probe")
 
 	require.True(t, b.trip(now, "boom"), "the first failure opens it")
 	require.False(t, b.trip(now, "again"), "later failures keep it open")
 	st := b.state()
-	assert.Equal(t, BreakerOpen, st.state)
+	assert.Equal(t, breakerOpen, st.state)
 	assert.Equal(t, now, st.since)
 	assert.Equal(t, "again", st.lastErr)
 
@@ -71,7 +71,7 @@ func TestBreaker(t *testing.T) {
 	later := now.Add(probeBackoffMin)
 	require.True(t, b.probeDue(later))
 	assert.False(t, b.probeDue(later), "one probe at a time")
-	assert.Equal(t, BreakerHalfOpen, b.state().state)
+	assert.Equal(t, breakerHalfOpen, b.state().state)
 
 	closed, _ := b.probed(later, "still down")
 	assert.False(t, closed)
@@ -83,7 +83,7 @@ func TestBreaker(t *testing.T) {
 	closed, down := b.probed(again, "")
 	assert.True(t, closed)
 	assert.Equal(t, again.Sub(now), down)
-	assert.Equal(t, BreakerClosed, b.state().state)
+	assert.Equal(t, breakerClosed, b.state().state)
 
 	// Failing again soon after closing keeps the backoff growing.
 	require.True(t, b.trip(again, "flapping"))

@@ -16,25 +16,11 @@ import (
 // Policy, Limit and FromEnv return.
 var ErrInvalidOption = errors.New("invalid option")
 
-// Strategy selects the rate-limiting algorithm. See ALGORITHMS.md in docs/.
-type Strategy = backend.Strategy
-
-// The strategies. SlidingWindow is the default.
-const (
-	SlidingWindow = backend.SlidingWindow
-	FixedWindow   = backend.FixedWindow
-	TokenBucket   = backend.TokenBucket
-)
-
 // Defaults.
 const (
-	DefaultLimits     = "100/minute"
-	DefaultKeyPrefix  = "ginlimit"
-	DefaultPolicyName = "default"
-	// DefaultMemoryMaxKeys bounds the built-in memory backend: at about 130
-	// bytes a key (policies of one or two limits), 100,000 keys hold about
-	// 13 MB.
-	DefaultMemoryMaxKeys = memory.DefaultMaxKeys
+	defaultLimits     = "100/minute"
+	defaultKeyPrefix  = "ginlimit"
+	defaultPolicyName = "default"
 )
 
 // ExceededHandler writes the response to a denied request, in place of
@@ -110,21 +96,21 @@ type routeConfig struct {
 }
 
 func defaultConfig() config {
-	limits, err := backend.ParseLimits(DefaultLimits)
+	limits, err := backend.ParseLimits(defaultLimits)
 	if err != nil {
-		panic(err) // DefaultLimits is a constant that parses
+		panic(err) // defaultLimits is a constant that parses
 	}
 	return config{
 		limiterConfig: limiterConfig{
 			enabled:       true,
-			memoryMaxKeys: DefaultMemoryMaxKeys,
+			memoryMaxKeys: memory.DefaultMaxKeys,
 			logger:        slog.Default(),
-			keyPrefix:     DefaultKeyPrefix,
+			keyPrefix:     defaultKeyPrefix,
 			redis:         redisConfig{timeout: DefaultRedisTimeout},
 		},
 		routeConfig: routeConfig{
 			limits:   limits,
-			name:     DefaultPolicyName,
+			name:     defaultPolicyName,
 			strategy: backend.SlidingWindow,
 			headers:  HeadersLegacy,
 		},
@@ -213,9 +199,9 @@ func WithLimits(limits string) Option {
 	})
 }
 
-// WithStrategy sets the algorithm: SlidingWindow (the default), FixedWindow
-// or TokenBucket.
-func WithStrategy(s Strategy) Option {
+// WithStrategy sets the algorithm: backend.SlidingWindow (the default),
+// backend.FixedWindow or backend.TokenBucket. See ALGORITHMS.md in docs/.
+func WithStrategy(s backend.Strategy) Option {
 	return routeOption("WithStrategy", func(c *config) error {
 		if s > backend.TokenBucket {
 			return invalidf(fmt.Sprintf("WithStrategy(%v)", s), "unknown strategy")
@@ -357,7 +343,8 @@ func WithBackend(b backend.Backend) Option {
 
 // WithMemoryMaxKeys bounds the number of keys the built-in memory backend
 // holds; past it, expired and then least recently used keys are evicted. The
-// default is DefaultMemoryMaxKeys.
+// default is 100,000 keys: at about 130 bytes a key (policies of one or two
+// limits), about 13 MB.
 func WithMemoryMaxKeys(n int) Option {
 	return limiterOption("WithMemoryMaxKeys", func(c *config) error {
 		if n < 1 {

@@ -110,9 +110,6 @@ func (l *Limiter) newPolicy(r *rules, name string) *Policy {
 	return &Policy{l: l, rules: r, scope: s}
 }
 
-// Name returns the policy's name, as the IETF headers and the keys show it.
-func (p *Policy) Name() string { return p.scope.name }
-
 // Key returns the key the policy's key option (KeyByHeader,
 // KeyByForwardedFor, WithKeyFunc) gives r, or "" when the policy counts by
 // client IP (KeyByIP, the default): the adapter then counts r under the
@@ -123,9 +120,6 @@ func (p *Policy) Key(r *http.Request) string {
 	}
 	return p.keyFunc(r)
 }
-
-// Limits returns the policy's limits.
-func (p *Policy) Limits() []backend.Limit { return slices.Clone(p.policy.Limits) }
 
 // ForRoute returns the policy that counts the requests of one route. A
 // policy given a name (WithName, or the Limiter's default) counts every

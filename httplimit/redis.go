@@ -2,11 +2,9 @@ package httplimit
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -60,7 +58,7 @@ func WithRedisURL(rawURL string) Option {
 			return invalid(fmt.Sprintf("WithRedisURL(%q)", redisurl.Redact(rawURL)), err)
 		}
 		c.redis.opt, c.redis.client = &opt, nil
-		c.redis.secrets = credentials(opt)
+		c.redis.secrets = redisurl.Secrets(opt)
 		c.from.redis = fmt.Sprintf("WithRedisURL(%q)", redisurl.Redact(rawURL))
 		return nil
 	})
@@ -77,7 +75,7 @@ func WithRedisOptions(opt rueidis.ClientOption) Option {
 			return invalidf("WithRedisOptions", "InitAddress is empty")
 		}
 		c.redis.opt, c.redis.client = &opt, nil
-		c.redis.secrets = credentials(opt)
+		c.redis.secrets = redisurl.Secrets(opt)
 		c.from.redis = "WithRedisOptions"
 		return nil
 	})
@@ -186,7 +184,7 @@ func (r *redisConfig) clientOption(from origins) (rueidis.ClientOption, error) {
 		if opt.TLSConfig == nil {
 			return opt, invalidf(from.caFile, "%s does not use TLS: use rediss:// or valkeys://", from.redis)
 		}
-		pool, err := redisurl.LoadCA(r.caFile)
+		pool, err := loadCA(r.caFile)
 		if err != nil {
 			return opt, invalid(from.caFile, err)
 		}
@@ -262,54 +260,7 @@ func (r *redisConfig) mask(err error) string {
 	if err == nil {
 		return ""
 	}
-	text := err.Error()
-	for _, secret := range r.secrets {
-		for _, form := range []string{secret, url.QueryEscape(secret), url.PathEscape(secret)} {
-			text = strings.ReplaceAll(text, form, "xxxxx")
-		}
-	}
-	return text
-}
-
-// verifyPrivateCA checks a server's certificate against the CA of a
-// WithRedisCAFile: its chain must lead to pool, and it must name host in a
-// subject alternative name or, for a host given as an IP address, in its
-// Common Name. Managed services such as Memorystore sign each instance's
-// certificate with a CA of that instance, and put the instance's IP address
-// in the Common Name only, which Go's own check refuses.
-func verifyPrivateCA(pool *x509.CertPool, host string) func(tls.ConnectionState) error {
-	return func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("redis: the server sent no certificate")
-		}
-		leaf := cs.PeerCertificates[0]
-		opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool()}
-		for _, c := range cs.PeerCertificates[1:] {
-			opts.Intermediates.AddCert(c)
-		}
-		if _, err := leaf.Verify(opts); err != nil {
-			return err
-		}
-		err := leaf.VerifyHostname(host)
-		if err != nil && net.ParseIP(host) != nil && leaf.Subject.CommonName == host {
-			return nil
-		}
-		return err
-	}
-}
-
-// credentials returns the non-empty user names and passwords of opt: the
-// server's and the Sentinel's, longest first, so that a secret holding
-// another is masked whole.
-func credentials(opt rueidis.ClientOption) []string {
-	var out []string
-	for _, s := range []string{opt.Username, opt.Password, opt.Sentinel.Username, opt.Sentinel.Password} {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return out
+	return redisurl.Mask(err.Error(), r.secrets)
 }
 
 // pingTimeoutFor bounds a health ping.

@@ -29,15 +29,11 @@
 package redisurl
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -604,6 +600,33 @@ func redactQuery(raw string) string {
 	return b.String()
 }
 
+// Secrets returns the non-empty user names and passwords of opt: the
+// server's and the Sentinel's, longest first, so that Mask hides a secret
+// holding another whole.
+func Secrets(opt rueidis.ClientOption) []string {
+	var out []string
+	for _, s := range []string{opt.Username, opt.Password, opt.Sentinel.Username, opt.Sentinel.Password} {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// Mask returns text with each of secrets (see Secrets) replaced by "xxxxx",
+// as written and as escaped in a URL's query or path: the text of a server's
+// error, which may quote the user name (NOPERM User limiter has no
+// permissions...), or of a client's, which may quote the URL.
+func Mask(text string, secrets []string) string {
+	for _, secret := range secrets {
+		for _, form := range []string{secret, url.QueryEscape(secret), url.PathEscape(secret)} {
+			text = strings.ReplaceAll(text, form, redacted)
+		}
+	}
+	return text
+}
+
 // Addr returns the address(es) opt points at, for logs and health checks:
 // "host:port", several joined by ","; "sentinel host:port,host:port master
 // NAME" for Sentinel; the socket path for unix. It holds no credentials: were
@@ -636,44 +659,4 @@ func stripUserinfo(a string) string {
 		return a[i+1:]
 	}
 	return a
-}
-
-// LoadCA reads a PEM file of CA certificates and returns a pool holding them.
-// Blocks of other types (a private key, say) are skipped. The errors name the
-// file and say whether it could not be read (wrapping the cause, so that
-// errors.Is(err, fs.ErrNotExist) works), held a CERTIFICATE block that does not
-// parse, or held no certificate; they never quote the file's contents.
-func LoadCA(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("cannot read CA file %q: %w", path, err)
-	}
-	pool := x509.NewCertPool()
-	n := 0
-	for i := 1; ; i++ {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			// The x509 error is left out: some of its texts quote fields
-			// of the certificate.
-			return nil, fmt.Errorf("CA file %q: PEM block %d is not a valid certificate", path, i)
-		}
-		pool.AddCert(cert)
-		n++
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("CA file %q holds no PEM certificate", path)
-	}
-	return pool, nil
 }
