@@ -58,7 +58,7 @@ var Libraries = []Library{
 		Version: "v0.7.1",
 		Notes: "Token bucket per key that refills to full at each interval tick counted from the key's first request, " +
 			"so it behaves as a fixed window per key; a denied request takes nothing. " +
-			"This module stores in memory only (Redis is the separate go-redisstore module); httplimit answers 500 when the store returns an error.",
+			"This module stores in memory only (Redis is the separate go-redisstore module); its httplimit middleware answers 500 when the store returns an error.",
 	},
 	{
 		Name:    "jgl",

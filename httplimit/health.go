@@ -178,12 +178,16 @@ func RegisterHealth(mux Mux, l *Limiter) {
 // Stats. WARNING: these details help an attacker (where Redis is, when it
 // fails, how much traffic is served); put mux behind authentication, such as
 // a ServeMux mounted under "/admin/" by an authenticating handler. The route
-// is never limited or counted by l's Middleware. It panics if l is nil.
+// is never limited or counted by l's Middleware when mux is the one the
+// Middleware wraps; a mux mounted under a prefix (http.StripPrefix) is best
+// served beside the Middleware, which sees the whole path. It panics if l is
+// nil.
 func RegisterHealthDetails(mux Mux, l *Limiter) {
 	if l == nil {
 		panic("ginlimit: RegisterHealthDetails: the Limiter is nil")
 	}
 	mux.Handle(HealthPath, l.healthHandler(func(s Status) (int, any) { return http.StatusOK, s }))
+	l.exemptPaths(HealthPath)
 }
 
 // healthHandler serves, to GET and HEAD, body's answer for the Limiter's

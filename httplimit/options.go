@@ -240,7 +240,8 @@ func WithKeyPrefix(prefix string) Option {
 // namespaces the keys, so routes given the same name and the same limits and
 // strategy share one count (a backend counts each policy of a key apart). The
 // Limiter's own limits are named "default"; a route limited with Limit is
-// named after its path (such as "/login") unless WithName says otherwise.
+// named after its route pattern (such as "POST /login", see Policy.ForRoute)
+// unless WithName says otherwise.
 func WithName(name string) Option {
 	return routeOption("WithName", func(c *config) error {
 		if err := checkName(name); err != nil {

@@ -124,9 +124,11 @@ func (p *Policy) Key(r *http.Request) string {
 // ForRoute returns the policy that counts the requests of one route. A
 // policy given a name (WithName, or the Limiter's default) counts every
 // route under it and is its own ForRoute. One without a name counts each
-// route apart, under the route's pattern, such as "/login" or
-// "POST /items/{id}": pass the router's pattern, never the request's path,
-// which a client chooses. An empty pattern (no route matched) is named "*".
+// route apart, named after the route's pattern, such as "/login", with the
+// characters a name may not hold replaced by '_' ("POST /items/{id}" is
+// named "POST_/items/_id_"): pass the router's pattern, never the request's
+// path, which a client chooses. An empty pattern (no route matched) is
+// named "*".
 func (p *Policy) ForRoute(pattern string) *Policy {
 	if !p.perRoute {
 		return p
