@@ -82,13 +82,14 @@ import (
 	"github.com/ginlimit/ginlimit"
 	"github.com/ginlimit/ginlimit/backend"
 	"github.com/ginlimit/ginlimit/backend/redis"
+	"github.com/ginlimit/ginlimit/httplimit"
 	"github.com/ginlimit/ginlimit/internal/redistest"
 	"github.com/ginlimit/ginlimit/internal/redisurl"
 )
 
 // redisTimeout bounds every decision that takes a context: ginlimit's
 // default, given to the peers as well.
-const redisTimeout = ginlimit.DefaultRedisTimeout
+const redisTimeout = httplimit.DefaultRedisTimeout
 
 // A quota admits count requests a period; each library gets it in its own
 // terms.
@@ -153,7 +154,7 @@ func ginlimitLibrary(algorithm string, strategy backend.Strategy) redisLibrary {
 			tracker := redis.NewTracker()
 			opt.OnInvalidations = tracker.Invalidated
 			opt.DisableRetry = true
-			opt.Dialer.Timeout = ginlimit.DefaultRedisDialTimeout
+			opt.Dialer.Timeout = httplimit.DefaultRedisDialTimeout
 			opt.CacheSizeEachConn = 4 << 20 // ginlimit's redisCacheBytes
 			client, err := rueidis.NewClient(opt)
 			if err != nil {
