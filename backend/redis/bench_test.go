@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/ginlimit/ginlimit/backend"
 	"github.com/ginlimit/ginlimit/backend/redis"
@@ -15,14 +18,23 @@ var strategies = []backend.Strategy{backend.FixedWindow, backend.SlidingWindow, 
 
 // scriptCommands are the commands decide.lua calls inside Redis; INFO
 // commandstats counts them with the client's own.
-var scriptCommands = map[string]bool{"time": true, "hmget": true, "hset": true, "pexpire": true}
+var scriptCommands = map[string]bool{"time": true, "hmget": true, "hset": true, "pexpire": true,
+	"get": true, "mget": true, "set": true, "incrby": true, "pttl": true}
 
 // reportCommands reports, per decision, the commands the client sent
-// (trips/op: EVALSHA, and HGET to watch a denied key) and every command Redis
-// ran, the script's included (cmds/op), from INFO commandstats.
-func reportCommands(b *testing.B, srv *redistest.Server) {
+// (trips/op: EVALSHA, and HGET to watch a denied key), every command Redis
+// ran, the script's included (cmds/op), from INFO commandstats, and the
+// Redis CPU a decision costs: the time of the commands the client sent, the
+// scripts' inner commands included (redis-µs/op, from INFO commandstats), and
+// the whole server's processor time since cpu0, network included
+// (cpu-µs/op, from INFO cpu). On a shared Redis these two decide how many
+// decisions it serves.
+func reportCommands(b *testing.B, srv *redistest.Server, cpu0 time.Duration) {
 	b.Helper()
+	cpu := srv.CPU(b) - cpu0
+	times := srv.CommandTime(b)
 	var sent, ran int64
+	var spent time.Duration
 	for name, calls := range srv.CommandCalls(b) {
 		if name == "info" || name == "config|resetstat" {
 			continue
@@ -30,10 +42,14 @@ func reportCommands(b *testing.B, srv *redistest.Server) {
 		ran += calls
 		if !scriptCommands[name] {
 			sent += calls
+			spent += times[name]
 		}
 	}
-	b.ReportMetric(float64(sent)/float64(b.N), "trips/op")
-	b.ReportMetric(float64(ran)/float64(b.N), "cmds/op")
+	n := float64(b.N)
+	b.ReportMetric(float64(sent)/n, "trips/op")
+	b.ReportMetric(float64(ran)/n, "cmds/op")
+	b.ReportMetric(float64(spent)/float64(time.Microsecond)/n, "redis-µs/op")
+	b.ReportMetric(float64(cpu)/float64(time.Microsecond)/n, "cpu-µs/op")
 }
 
 // BenchmarkAllowAdmitted measures admitted decisions over 16,384 distinct
@@ -53,6 +69,7 @@ func BenchmarkAllowAdmitted(b *testing.B) {
 			p := policy(b, strategy, "1000000000/hour")
 			var goroutines, denied atomic.Int64
 			srv.ResetStats(b)
+			cpu0 := srv.CPU(b)
 			b.SetParallelism(64)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -70,7 +87,7 @@ func BenchmarkAllowAdmitted(b *testing.B) {
 			if n := denied.Load(); n > 0 {
 				b.Fatalf("%d of %d requests denied or failed, want all admitted", n, b.N)
 			}
-			reportCommands(b, srv)
+			reportCommands(b, srv, cpu0)
 		})
 	}
 }
@@ -100,6 +117,7 @@ func BenchmarkAllowDenied(b *testing.B) {
 			}
 			var admitted atomic.Int64
 			srv.ResetStats(b)
+			cpu0 := srv.CPU(b)
 			b.SetParallelism(64)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -115,7 +133,51 @@ func BenchmarkAllowDenied(b *testing.B) {
 			if n := admitted.Load(); n > 0 {
 				b.Fatalf("%d of %d requests admitted or failed, want all denied", n, b.N)
 			}
-			reportCommands(b, srv)
+			reportCommands(b, srv, cpu0)
 		})
 	}
+}
+
+// counterScript is the least a fixed window can cost Redis: one counter
+// incremented by every request, denials included, with PEXPIRE at the first
+// request of a window and PTTL after. It is the yardstick of
+// BenchmarkAllowAdmitted's redis-µs/op.
+const counterScript = `local c = redis.call("INCRBY", KEYS[1], ARGV[1])
+if c == tonumber(ARGV[1]) then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+  return {c, tonumber(ARGV[2])}
+end
+return {c, redis.call("PTTL", KEYS[1])}`
+
+// BenchmarkCounterScript runs counterScript as BenchmarkAllowAdmitted runs
+// the decisions: the same keys, client and goroutines.
+func BenchmarkCounterScript(b *testing.B) {
+	srv := redistest.Start(b)
+	client := newClient(b, srv.URL(), true)
+	const nkeys = 1 << 14
+	keys := make([]string, nkeys)
+	for i := range keys {
+		keys[i] = "bench:counter:203.0.113." + strconv.Itoa(i%256) + ":" + strconv.Itoa(i/256)
+	}
+	script := rueidis.NewLuaScript(counterScript)
+	var goroutines, failed atomic.Int64
+	srv.ResetStats(b)
+	cpu0 := srv.CPU(b)
+	b.SetParallelism(64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(goroutines.Add(1)) * 7919
+		for pb.Next() {
+			if err := script.Exec(context.Background(), client, []string{keys[i%nkeys]}, []string{"1", "3600000"}).Error(); err != nil {
+				failed.Add(1)
+			}
+			i++
+		}
+	})
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d of %d calls failed", n, b.N)
+	}
+	reportCommands(b, srv, cpu0)
 }

@@ -580,22 +580,41 @@ func format(m rueidis.RedisMessage) (string, error) {
 // example "info" and "config|resetstat").
 func (s *Server) CommandCalls(t testing.TB) map[string]int64 {
 	t.Helper()
+	return s.commandStats(t, "calls")
+}
+
+// CommandTime returns the time the server spent per command since it started
+// or since ResetStats, from the usec field of INFO commandstats, keyed as
+// CommandCalls keys them. A script's time (evalsha, eval, fcall) includes the
+// commands it runs, which are also counted under their own names.
+func (s *Server) CommandTime(t testing.TB) map[string]time.Duration {
+	t.Helper()
+	usec := s.commandStats(t, "usec")
+	out := make(map[string]time.Duration, len(usec))
+	for name, n := range usec {
+		out[name] = time.Duration(n) * time.Microsecond
+	}
+	return out
+}
+
+func (s *Server) commandStats(t testing.TB, field string) map[string]int64 {
+	t.Helper()
 	info, err := s.Do(t, "INFO", "commandstats")
 	if err != nil {
 		t.Fatalf("redistest: INFO commandstats on %s: %v", s.Addr(), err)
 	}
-	calls, err := parseCommandStats(info)
+	stats, err := parseCommandStats(info, field)
 	if err != nil {
 		t.Fatalf("redistest: INFO commandstats on %s: %v", s.Addr(), err)
 	}
-	return calls
+	return stats
 }
 
-// parseCommandStats parses lines like
+// parseCommandStats parses the field (such as calls or usec) of lines like
 //
 //	cmdstat_set:calls=3,usec=12,usec_per_call=4.00,rejected_calls=0,failed_calls=0
-func parseCommandStats(info string) (map[string]int64, error) {
-	calls := make(map[string]int64)
+func parseCommandStats(info, field string) (map[string]int64, error) {
+	stats := make(map[string]int64)
 	for line := range strings.Lines(info) {
 		line = strings.TrimSpace(line)
 		rest, ok := strings.CutPrefix(line, "cmdstat_")
@@ -608,21 +627,21 @@ func parseCommandStats(info string) (map[string]int64, error) {
 		}
 		found := false
 		for f := range strings.SplitSeq(fields, ",") {
-			if v, ok := strings.CutPrefix(f, "calls="); ok {
+			if v, ok := strings.CutPrefix(f, field+"="); ok {
 				n, err := strconv.ParseInt(v, 10, 64)
 				if err != nil {
 					return nil, fmt.Errorf("malformed line %q: %v", line, err)
 				}
-				calls[name] = n
+				stats[name] = n
 				found = true
 				break
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("no calls= in line %q", line)
+			return nil, fmt.Errorf("no %s= in line %q", field, line)
 		}
 	}
-	return calls, nil
+	return stats, nil
 }
 
 // CPU returns the processor time the server has used so far, user and
