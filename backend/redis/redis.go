@@ -3,8 +3,9 @@
 //
 // Each decision is one Lua script run (EVALSHA, falling back to EVAL after a
 // restart): it checks every limit of the policy and consumes them only if all
-// admit the request, reads the time from the server (TIME), never from the
-// instance, and writes nothing when it denies. A policy's state is one hash
+// admit the request, decides at the server's time, never the instance's
+// (followed by the Store from TIME, see clock.go, or read by the script on a
+// Redis Cluster), and writes nothing when it denies. A policy's state is one hash
 // per key (see Key), whose hash tag keeps each decision on one Redis Cluster
 // slot.
 //
@@ -50,6 +51,8 @@ var decide = rueidis.NewLuaScript(decideSource)
 type Store struct {
 	client rueidis.Client
 	now    func() time.Time // nil: the server's clock
+	local  func() time.Time // the instance's clock: time.Now but in tests
+	server *serverClock     // follows the server's clock; nil with now, or on a cluster
 	watch  *watchList       // nil: client-side caching is off
 	closed atomic.Bool
 }
@@ -70,6 +73,7 @@ type config struct {
 	cache      bool
 	maxWatched int
 	now        func() time.Time
+	local      func() time.Time // the instance's clock, which tests skew
 	tracker    *Tracker
 }
 
@@ -135,7 +139,13 @@ func New(client rueidis.Client, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
-	s := &Store{client: client, now: cfg.now}
+	s := &Store{client: client, now: cfg.now, local: cfg.local}
+	if s.local == nil {
+		s.local = time.Now
+	}
+	if cfg.now == nil && client.Mode() != rueidis.ClientModeCluster {
+		s.server = newServerClock(client, s.local)
+	}
 	if cfg.cache {
 		s.watch = newWatchList(client, cfg.maxWatched, cfg.tracker != nil)
 		if cfg.tracker != nil && !cfg.tracker.list.CompareAndSwap(nil, s.watch) {
@@ -189,9 +199,13 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 	args := make([]string, 3, 3+2*len(p.Limits))
 	args[0] = strconv.Itoa(int(p.Strategy))
 	args[1] = strconv.FormatInt(cost, 10)
-	args[2] = "0"
+	args[2] = "0" // the script reads TIME
 	if s.now != nil {
 		args[2] = strconv.FormatInt(sent.UnixMicro(), 10)
+	} else if s.server != nil {
+		if now, ok := s.server.now(sent); ok {
+			args[2] = strconv.FormatInt(now.UnixMicro(), 10)
+		}
 	}
 	for _, l := range p.Limits {
 		a := limitArgs(l)
@@ -199,6 +213,11 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 	}
 	reply, err := decide.Exec(ctx, s.client, []string{rkey}, args).ToArray()
 	if err != nil {
+		if s.server != nil && !rueidis.IsRedisNil(err) {
+			if _, ok := rueidis.IsRedisErr(err); !ok {
+				s.server.failed() // the server that answers next may be another
+			}
+		}
 		return backend.Result{}, err
 	}
 	r, version, w, err := parseReply(reply, len(p.Limits))
@@ -293,7 +312,7 @@ func (s *Store) localNow() time.Time {
 	if s.now != nil {
 		return s.now()
 	}
-	return time.Now()
+	return s.local()
 }
 
 // Ping checks that the server answers. On a Redis Cluster it pings every
@@ -351,11 +370,15 @@ func (s *Store) Watched() int {
 	return s.watch.len()
 }
 
-// Close forgets the watched keys; afterwards Allow returns backend.ErrClosed.
+// Close stops a calibration of the server's clock under way and forgets the
+// watched keys; afterwards Allow returns backend.ErrClosed.
 // It does not close the client, which the caller owns. Close is idempotent.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.server != nil {
+		s.server.close()
 	}
 	if s.watch != nil {
 		s.watch.clear()
