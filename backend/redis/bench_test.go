@@ -181,3 +181,37 @@ func BenchmarkCounterScript(b *testing.B) {
 	}
 	reportCommands(b, srv, cpu0)
 }
+
+// BenchmarkAllowHotKey sends every decision, from 64 goroutines a core, for
+// one key that never reaches its limit: concurrent decisions of the key are
+// coalesced (see Store.Allow), so trips/op is well below one.
+func BenchmarkAllowHotKey(b *testing.B) {
+	srv := redistest.Start(b)
+	client := newClient(b, srv.URL(), true)
+	for _, strategy := range strategies {
+		b.Run(strategy.String(), func(b *testing.B) {
+			s := newStore(b, client)
+			p := policy(b, strategy, "1000000000/hour")
+			key := "bench:hot:" + strategy.String()
+			var denied atomic.Int64
+			srv.ResetStats(b)
+			cpu0 := srv.CPU(b)
+			b.SetParallelism(64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					r, err := s.Allow(context.Background(), key, p, 1)
+					if err != nil || !r.Allowed {
+						denied.Add(1)
+					}
+				}
+			})
+			b.StopTimer()
+			if n := denied.Load(); n > 0 {
+				b.Fatalf("%d of %d requests denied or failed, want all admitted", n, b.N)
+			}
+			reportCommands(b, srv, cpu0)
+		})
+	}
+}

@@ -53,6 +53,7 @@ type Store struct {
 	now    func() time.Time // nil: the server's clock
 	local  func() time.Time // the instance's clock: time.Now but in tests
 	server *serverClock     // follows the server's clock; nil with now, or on a cluster
+	hot    hotKeys          // concurrent decisions of one key, sent together
 	watch  *watchList       // nil: client-side caching is off
 	closed atomic.Bool
 }
@@ -174,7 +175,9 @@ func CheckPolicy(p backend.Policy) error {
 
 // Allow decides one request: see backend.Backend. It makes one round trip,
 // or none for a watched key that is still denied; a first denial of a key
-// makes a second one, to watch it.
+// makes a second one, to watch it. Requests for one key that come while a
+// decision of that key is in flight wait for it and are then decided
+// together, in one call (see hotKeys).
 func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost int64) (backend.Result, error) {
 	if s.closed.Load() {
 		return backend.Result{}, backend.ErrClosed
@@ -196,6 +199,39 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 		}
 	}
 
+	if cost > 0 {
+		return s.hot.allow(ctx, s, rkey, p, cost, sent)
+	}
+	return s.decide(ctx, rkey, p, cost, sent)
+}
+
+// decide runs the script for one request of cost, sent at the local time
+// sent, and watches the key it denies.
+func (s *Store) decide(ctx context.Context, rkey string, p backend.Policy, cost int64, sent time.Time) (backend.Result, error) {
+	r, version, w, err := s.run(ctx, rkey, p, cost, sent)
+	if err != nil {
+		return backend.Result{}, err
+	}
+	switch {
+	case s.watch == nil || cost <= 0:
+	case r.Allowed:
+		s.watch.admitted(rkey)
+	default:
+		s.watch.add(ctx, rkey, p, cost, sent, s.localNow(), r, version, &w)
+	}
+	return r, nil
+}
+
+// dropWatch forgets the watch of rkey after an admission of this Store's.
+func (s *Store) dropWatch(rkey string) {
+	if s.watch != nil {
+		s.watch.admitted(rkey)
+	}
+}
+
+// run runs the script: one decision of cost units on rkey, at the server's
+// time.
+func (s *Store) run(ctx context.Context, rkey string, p backend.Policy, cost int64, sent time.Time) (backend.Result, int64, windows, error) {
 	args := make([]string, 3, 3+2*len(p.Limits))
 	args[0] = strconv.Itoa(int(p.Strategy))
 	args[1] = strconv.FormatInt(cost, 10)
@@ -218,20 +254,9 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 				s.server.failed() // the server that answers next may be another
 			}
 		}
-		return backend.Result{}, err
+		return backend.Result{}, 0, windows{}, err
 	}
-	r, version, w, err := parseReply(reply, len(p.Limits))
-	if err != nil {
-		return backend.Result{}, err
-	}
-	switch {
-	case s.watch == nil || cost <= 0:
-	case r.Allowed:
-		s.watch.admitted(rkey)
-	default:
-		s.watch.add(ctx, rkey, p, cost, sent, s.localNow(), r, version, &w)
-	}
-	return r, nil
+	return parseReply(reply, len(p.Limits))
 }
 
 // AllowLocal decides, without I/O, a request that a watched denial still
