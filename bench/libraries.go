@@ -20,7 +20,7 @@ type Library struct {
 // GinlimitNotes says what ginlimit does, in the terms of Library.Notes.
 const GinlimitNotes = "Sliding window (the default), fixed window or token bucket (GCRA), with several limits per policy checked together; a denied request consumes nothing. " +
 	"In memory: a bounded store of hashed keys in shards, each under its own mutex. " +
-	"In Redis each decision is one EVALSHA of a Lua script (TIME and HMGET, then HSET to admit, and PEXPIRE when the key's expiry moves), " +
+	"In Redis each decision is one EVALSHA of a Lua script that reads the key's hash and, to admit, writes it (HMGET, HSET, and PEXPIRE when the key's expiry moves), at the server's time, " +
 	"sent through rueidis's automatic pipelining; a denied key is then watched through server-assisted client-side caching and denied locally, " +
 	"without a round trip, until its counts change or the denial ends. On a Redis error or timeout (100 ms by default) a circuit breaker opens, " +
 	"the request and those after it are decided in memory, and Redis is probed in the background until it answers."

@@ -2,8 +2,9 @@ package bench
 
 // The memory-admit scenario measures each library's own decision call on its
 // in-memory store, without HTTP: numKeys distinct clients, none of which ever
-// reaches its limit (roomyQuota). What each library does per decision, as
-// read from its source:
+// reaches its limit (roomyQuota). The memory-hot scenario does the same with
+// one single client, hotKey, from every goroutine. What each library does
+// per decision, as read from its source:
 //
 // ginlimit (sliding, fixed, token), backend/memory: a table of at most
 // 100,000 keys (the least recently used evicted first) in up to 256 shards,
@@ -72,18 +73,24 @@ import (
 	"github.com/ginlimit/ginlimit/backend/memory"
 )
 
-// An admit reports whether the request of key was admitted; an error counts
-// as not admitted.
-type admit func(key string) bool
+// An admit reports whether the request of key was admitted, or an error
+// when the library could not decide.
+type admit func(key string) (bool, error)
 
-// memoryLibraries lists the libraries of the memory-admit scenario. open
-// returns a new store's decision call and closes the store with tb.Cleanup;
-// each goroutine gets its decision call of its own from the function open
-// returns, for the state it keeps.
-var memoryLibraries = []struct {
+// A memoryLibrary is one library, with one of its algorithms, in the memory
+// scenarios. open returns a new store's decision call and closes the store
+// with tb.Cleanup; each goroutine gets its decision call of its own from the
+// function open returns, for the state it keeps.
+type memoryLibrary struct {
 	name string // "library/algorithm"
 	open func(tb testing.TB) func() admit
-}{
+}
+
+func memoryLibraryName(l memoryLibrary) string { return l.name }
+
+// memoryLibraries lists the libraries of the memory-admit and memory-hot
+// scenarios.
+var memoryLibraries = []memoryLibrary{
 	{"ginlimit/sliding", ginlimitAdmit(backend.SlidingWindow)},
 	{"ginlimit/fixed", ginlimitAdmit(backend.FixedWindow)},
 	{"ginlimit/token", ginlimitAdmit(backend.TokenBucket)},
@@ -108,12 +115,26 @@ func benchMemoryAdmit(b *testing.B) {
 	}
 }
 
+// benchMemoryHot measures admissions of one key from every goroutine at
+// each library's decision call: what one busy client, or a limit shared by
+// all (a global or per-route limit), costs a store that locks per key.
+func benchMemoryHot(b *testing.B) {
+	jglMemory() // before the leak checks, which would report its goroutine
+	for _, lib := range memoryLibraries {
+		b.Run(lib.name, func(b *testing.B) {
+			checkGoroutines(b)
+			walk(b, []string{hotKey}, lib.open(b))
+		})
+	}
+}
+
 // walk measures admissions spread over keys as many clients send them. It
 // first admits each key once, untimed, so that the timed loop finds every
 // key in the store instead of measuring its insertion. Then each of
 // b.RunParallel's goroutines walks the keys in one shuffled order, from an
 // offset of its own, with its own admit from newAdmit. walk fails b if any
-// request was not admitted.
+// request was denied, and reports errs/op: the decisions that failed, such
+// as a compare-and-swap that lost to other goroutines too many times.
 func walk(b *testing.B, keys []string, newAdmit func() admit) {
 	b.Helper()
 	admits := make([]admit, runtime.GOMAXPROCS(0)) // one per goroutine of b.RunParallel
@@ -121,14 +142,15 @@ func walk(b *testing.B, keys []string, newAdmit func() admit) {
 		admits[i] = newAdmit()
 	}
 	for _, key := range keys {
-		if !admits[0](key) {
-			b.Fatalf("warm-up: %s not admitted", key)
+		if ok, err := admits[0](key); !ok || err != nil {
+			b.Fatalf("warm-up: %s not admitted (error: %v)", key, err)
 		}
 	}
 	order := slices.Clone(keys)
 	rand.New(rand.NewPCG(1, 2)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 
-	var goroutines, denied atomic.Int64
+	var goroutines atomic.Int64
+	var wrong tally
 	// Collect the garbage of the setup, and of the runs before, now rather
 	// than while the timer runs.
 	runtime.GC()
@@ -139,16 +161,14 @@ func walk(b *testing.B, keys []string, newAdmit func() admit) {
 		admit := admits[g-1]
 		i := g * 7919 // a prime stride spreads the starting offsets
 		for pb.Next() {
-			if !admit(order[i%len(order)]) {
-				denied.Add(1)
+			if ok, err := admit(order[i%len(order)]); !ok || err != nil {
+				wrong.add(err)
 			}
 			i++
 		}
 	})
 	b.StopTimer()
-	if n := denied.Load(); n > 0 {
-		b.Fatalf("%d of %d requests denied or failed, want all admitted", n, b.N)
-	}
+	wrong.check(b, "denied", "all admitted")
 }
 
 // shared gives every goroutine the same admit, for libraries that keep no
@@ -166,9 +186,9 @@ func ginlimitAdmit(strategy backend.Strategy) func(testing.TB) func() admit {
 		}
 		tb.Cleanup(func() { store.Close() })
 		p := backend.Policy{Strategy: strategy, Limits: roomyLimits}
-		return shared(func(key string) bool {
+		return shared(func(key string) (bool, error) {
 			r, err := store.Allow(context.Background(), key, p, 1)
-			return err == nil && r.Allowed
+			return r.Allowed, err
 		})
 	}
 }
@@ -182,9 +202,9 @@ func newUluleMemory() *limiter.Limiter {
 
 func ululeAdmit(testing.TB) func() admit {
 	lim := newUluleMemory()
-	return shared(func(key string) bool {
+	return shared(func(key string) (bool, error) {
 		c, err := lim.Get(context.Background(), key)
-		return err == nil && !c.Reached
+		return !c.Reached, err
 	})
 }
 
@@ -198,16 +218,16 @@ var jglMemory = sync.OnceValue(func() ratelimit.Store {
 func jglAdmit(testing.TB) func() admit {
 	store := jglMemory()
 	// The gin.Context is only for the store's Skip option, not set here.
-	return shared(func(key string) bool { return !store.Limit(key, nil).RateLimited })
+	return shared(func(key string) (bool, error) { return !store.Limit(key, nil).RateLimited, nil })
 }
 
 func httprateAdmit(testing.TB) func() admit {
 	rl := httprate.NewRateLimiter(int(roomyQuota.count), roomyQuota.period)
 	return func() admit {
 		w, req := newRecorder(), newRequest("192.0.2.1")
-		return func(key string) bool {
+		return func(key string) (bool, error) {
 			clear(w.header)
-			return !rl.OnLimit(w, req, key)
+			return !rl.OnLimit(w, req, key), nil
 		}
 	}
 }
@@ -232,9 +252,9 @@ func newThrottledMemory(tb testing.TB) *throttled.GCRARateLimiterCtx {
 
 func throttledAdmit(tb testing.TB) func() admit {
 	lim := newThrottledMemory(tb)
-	return shared(func(key string) bool {
+	return shared(func(key string) (bool, error) {
 		limited, _, err := lim.RateLimitCtx(context.Background(), key, 1)
-		return err == nil && !limited
+		return !limited, err
 	})
 }
 
@@ -251,9 +271,9 @@ func newSethvargoMemory(tb testing.TB) sethvargo.Store {
 
 func sethvargoAdmit(tb testing.TB) func() admit {
 	store := newSethvargoMemory(tb)
-	return shared(func(key string) bool {
+	return shared(func(key string) (bool, error) {
 		_, _, _, ok, err := store.Take(context.Background(), key)
-		return err == nil && ok
+		return ok, err
 	})
 }
 
@@ -274,4 +294,7 @@ func (x *xrate) allow(key string) bool {
 	return l.(*rate.Limiter).Allow()
 }
 
-func xrateAdmit(testing.TB) func() admit { return shared(new(xrate).allow) }
+func xrateAdmit(testing.TB) func() admit {
+	x := new(xrate)
+	return shared(func(key string) (bool, error) { return x.allow(key), nil })
+}

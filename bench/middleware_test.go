@@ -47,6 +47,7 @@ package bench
 // whichever library it wraps.
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -62,13 +63,18 @@ import (
 	"github.com/ginlimit/ginlimit/backend"
 )
 
-// middlewareLibraries lists the libraries of the middleware scenario. new
-// returns the library's limiter as Gin middleware (nil for none) and closes
-// what it opens with tb.Cleanup.
-var middlewareLibraries = []struct {
+// A middlewareLibrary is one library in the middleware scenario. new returns
+// the library's limiter as Gin middleware (nil for none) and closes what it
+// opens with tb.Cleanup.
+type middlewareLibrary struct {
 	name string // "library/algorithm"
 	new  func(tb testing.TB) gin.HandlerFunc
-}{
+}
+
+func middlewareLibraryName(l middlewareLibrary) string { return l.name }
+
+// middlewareLibraries lists the libraries of the middleware scenario.
+var middlewareLibraries = []middlewareLibrary{
 	{"baseline", func(testing.TB) gin.HandlerFunc { return nil }},
 	{"ginlimit/sliding", ginlimitMiddleware},
 	{"ulule/fixed", func(testing.TB) gin.HandlerFunc { return ululegin.NewMiddleware(newUluleMemory()) }},
@@ -105,9 +111,13 @@ func benchMiddleware(b *testing.B) {
 			engine := newLimitedEngine(b, lib.new(b))
 			walk(b, peers, func() admit {
 				req, w := newRequest(ips[0]), newRecorder()
-				return func(peer string) bool {
+				return func(peer string) (bool, error) {
 					req.RemoteAddr = peer
-					return w.serve(engine, req) == http.StatusNoContent
+					code := w.serve(engine, req)
+					if code >= 500 {
+						return false, fmt.Errorf("status %d", code)
+					}
+					return code == http.StatusNoContent, nil
 				}
 			})
 		})

@@ -1,10 +1,12 @@
 package bench
 
 // The Redis scenarios compare ginlimit with the peers that keep their counts
-// in Redis. Each library runs with the client its documentation shows and
-// that client's default settings; every call that takes a context is given
-// ginlimit's default Redis timeout (redisTimeout). What each library does per
-// decision, as read from its source:
+// in Redis. Each library runs with the client its documentation shows, set up
+// as that client's documentation recommends for the load (see "Clients"
+// below); every call that takes a context is given ginlimit's default Redis
+// timeout (redisTimeout). Every library decides from the same number of
+// goroutines, redisGoroutines. What each library does per decision, as read
+// from its source:
 //
 // ginlimit (sliding, fixed, token), on rueidis: one Lua script per decision
 // (EVALSHA, EVAL after NOSCRIPT) that runs TIME and HMGET, and to admit HSET,
@@ -49,19 +51,42 @@ package bench
 // no deadline), returns no error, and with Redis down admits every request
 // (unless PanicOnErr), each after go-redis's retries.
 //
-// go-redis defaults (v9.23.0), used by every peer: PoolSize 10 per GOMAXPROCS,
-// a separate pool of 10 connections for pipelines (throttled, jgl), which
-// spills into the main pool when busy; MaxRetries 3 with 10ms to 1s of
-// backoff, also for failed dials; each dial tried 5 times 100ms apart
-// (DialerRetries); DialTimeout 5s; ReadTimeout and WriteTimeout 5s;
-// PoolTimeout 6s; RESP3. After PoolSize failed dials in a row a pool fails at
-// once until a background goroutine, trying once a second, connects again;
-// but a failed dial is retried with backoff like any command, so a call
-// under a deadline still waits until the deadline.
+// Clients. ginlimit runs on rueidis, configured as ginlimit configures its
+// own: automatic pipelining (rueidis's default for concurrent callers, over
+// 4 connections), so that the commands of concurrent decisions share
+// round trips and system calls. Every peer runs on go-redis v9.23.0, whose
+// pool hands each command a connection of its own and makes a caller wait
+// (up to PoolTimeout) while all PoolSize connections are busy. Its default,
+// 10 connections a CPU, is 20 on 2 CPUs: with more goroutines than that,
+// a peer's decisions would queue for a connection, which measures the pool
+// rather than the library. go-redis's documentation points to PoolSize for
+// more connections than that, so the peers get one connection a
+// goroutine (goRedisPoolSize; -peers.pool changes it). The other go-redis
+// defaults stand: a separate pool of 10 connections for pipelines
+// (throttled, jgl), which spills into the main pool when busy; MaxRetries 3
+// with 10ms to 1s of backoff, also for failed dials; each dial tried 5 times
+// 100ms apart (DialerRetries); DialTimeout 5s; ReadTimeout and WriteTimeout
+// 5s; PoolTimeout 6s; RESP3. After PoolSize failed dials in a row a pool
+// fails at once until a background goroutine, trying once a second,
+// connects again; but a failed dial is retried with backoff like any
+// command, so a call under a deadline still waits until the deadline.
+//
+// Redis CPU per decision is measured two ways. redis-us/op is the processor
+// time of the redis-server process (INFO cpu, used_cpu_sys+used_cpu_user):
+// everything the server does, reading and writing sockets included, so it
+// falls when a client pipelines. cmd-us/op is the time Redis spent running
+// the commands the library sent (INFO commandstats usec): a script counts
+// whole, and the commands it runs inside (redisLibrary.scriptCalls) are not
+// counted again; it leaves out the network work, and so does not depend on
+// how the client batches commands.
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -115,6 +140,13 @@ type decider func(ctx context.Context, key string) (bool, error)
 type redisLibrary struct {
 	name string // "library/algorithm"
 
+	// scriptCalls lists the commands, as INFO commandstats names them, that
+	// the library's Lua scripts run and that it never sends on its own: their
+	// time is part of the script's, and cmd-us/op counts it once. A command
+	// missing here is counted twice, which can only make the library look
+	// slower.
+	scriptCalls []string
+
 	// decider returns the library's decision call, as close to Redis as the
 	// library lets one get.
 	decider func(tb testing.TB, srv *redistest.Server, q quota) decider
@@ -128,15 +160,45 @@ type redisLibrary struct {
 	failsOver bool
 }
 
+func redisLibraryName(l redisLibrary) string { return l.name }
+
 // redisLibraries lists the libraries of the Redis scenarios.
 var redisLibraries = []redisLibrary{
 	ginlimitLibrary("sliding", backend.SlidingWindow),
 	ginlimitLibrary("fixed", backend.FixedWindow),
 	ginlimitLibrary("token", backend.TokenBucket),
-	{name: "ulule/fixed", decider: ululeDecider, middleware: ululeMiddleware},
-	{name: "redis_rate/gcra", decider: redisRateDecider, middleware: wrap(redisRateDecider)},
-	{name: "throttled/gcra", decider: throttledDecider, middleware: wrap(throttledDecider)},
+	{
+		name: "ulule/fixed", decider: ululeDecider, middleware: ululeMiddleware,
+		scriptCalls: []string{"incrby", "pexpire", "pttl", "get"},
+	},
+	{
+		name: "redis_rate/gcra", decider: redisRateDecider, middleware: wrap(redisRateDecider),
+		scriptCalls: []string{"time", "get", "set"},
+	},
+	{
+		// Its script also runs GET, which it sends on its own too: the GET
+		// of each EVAL is counted twice in cmd-us/op (about 0.3 µs).
+		name: "throttled/gcra", decider: throttledDecider, middleware: wrap(throttledDecider),
+		scriptCalls: []string{"setex"},
+	},
 	{name: "jgl/fixed", decider: jglDecider, middleware: jglMiddleware},
+}
+
+// redisGoroutines returns how many goroutines the Redis scenarios decide
+// from: -peers.goroutines, 64 by default, whatever GOMAXPROCS is.
+func redisGoroutines() int { return max(1, *goroutinesFlag) }
+
+// goRedisPoolSize returns the PoolSize of the peers' go-redis clients: one
+// connection a goroutine, so that no decision waits for a connection, unless
+// -peers.pool says otherwise (0 for go-redis's default).
+func goRedisPoolSize() int {
+	switch n := *poolFlag; {
+	case n > 0:
+		return n
+	case n < 0:
+		return 0
+	}
+	return redisGoroutines()
 }
 
 // ginlimitLibrary decides with ginlimit's Redis store, built over a client
@@ -146,6 +208,9 @@ func ginlimitLibrary(algorithm string, strategy backend.Strategy) redisLibrary {
 	return redisLibrary{
 		name:      "ginlimit/" + algorithm,
 		failsOver: true,
+		// Not TIME: the Store may send it on its own, to follow the
+		// server's clock.
+		scriptCalls: []string{"hmget", "hset", "pexpire"},
 		decider: func(tb testing.TB, srv *redistest.Server, q quota) decider {
 			opt, err := redisurl.Parse(srv.URL())
 			if err != nil {
@@ -196,9 +261,10 @@ func ginlimitLibrary(algorithm string, strategy backend.Strategy) redisLibrary {
 	}
 }
 
-// newGoRedis returns a go-redis client of srv with the default settings.
+// newGoRedis returns a go-redis client of srv with the default settings but
+// PoolSize, which is goRedisPoolSize.
 func newGoRedis(tb testing.TB, srv *redistest.Server) *goredis.Client {
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), PoolSize: goRedisPoolSize()})
 	tb.Cleanup(func() { c.Close() })
 	return c
 }
@@ -319,7 +385,7 @@ func expect(b *testing.B, d decider, key string, want bool) {
 }
 
 // benchRedisAdmit measures admissions over numKeys distinct keys that Redis
-// already holds, from 64 goroutines a core.
+// already holds, from redisGoroutines goroutines.
 func benchRedisAdmit(b *testing.B) {
 	srv := redistest.Start(b)
 	keys := distinctKeys(b, numKeys)
@@ -328,16 +394,11 @@ func benchRedisAdmit(b *testing.B) {
 			d := openDecider(b, srv, lib, roomyQuota)
 			expect(b, d, "192.0.2.1", true) // connects and loads scripts
 			warm(b, d, keys)
-			var goroutines atomic.Int64
 			var wrong tally
-			timeParallel(b, srv, func(pb *testing.PB) {
+			timeDecisions(b, srv, lib, func(g, i int) {
 				// A prime stride spreads the starting offsets over the keys.
-				i := int(goroutines.Add(1)) * 7919
-				for pb.Next() {
-					if ok, err := d.decide(keys[i%numKeys]); !ok || err != nil {
-						wrong.add(err)
-					}
-					i++
+				if ok, err := d.decide(keys[(g*7919+i)%numKeys]); !ok || err != nil {
+					wrong.add(err)
 				}
 			})
 			wrong.check(b, "denied", "all admitted")
@@ -345,26 +406,56 @@ func benchRedisAdmit(b *testing.B) {
 	}
 }
 
-// timeParallel times body from 64 goroutines a core, and reports what
-// reportCommands reports of srv over that time.
-func timeParallel(b *testing.B, srv *redistest.Server, body func(*testing.PB)) {
+// benchRedisHot measures admissions of one key from every goroutine at once:
+// one client sending many requests in parallel, or a limit that all clients
+// share, such as one per route.
+func benchRedisHot(b *testing.B) {
+	srv := redistest.Start(b)
+	for _, lib := range redisLibraries {
+		b.Run(lib.name, func(b *testing.B) {
+			d := openDecider(b, srv, lib, roomyQuota)
+			expect(b, d, hotKey, true) // connects, loads scripts, creates the key
+			var wrong tally
+			timeDecisions(b, srv, lib, func(int, int) {
+				if ok, err := d.decide(hotKey); !ok || err != nil {
+					wrong.add(err)
+				}
+			})
+			wrong.check(b, "denied", "all admitted")
+		})
+	}
+}
+
+// timeDecisions times b.N calls of decide shared among redisGoroutines
+// goroutines, the same number for every library; decide(g, i) makes the
+// i-th decision of goroutine g. Then it reports what reportCommands reports
+// of srv over that time.
+func timeDecisions(b *testing.B, srv *redistest.Server, lib redisLibrary, decide func(g, i int)) {
 	b.Helper()
 	srv.ResetStats(b)
 	cpu := srv.CPU(b)
-	b.SetParallelism(64)
+	var started atomic.Int64
+	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
-	b.RunParallel(body)
+	for g := range redisGoroutines() {
+		wg.Go(func() {
+			for i := 0; started.Add(1) <= int64(b.N); i++ {
+				decide(g, i)
+			}
+		})
+	}
+	wg.Wait()
 	b.StopTimer()
-	reportCommands(b, srv, cpu)
+	reportCommands(b, srv, cpu, lib)
 }
 
-// warm admits each key once, untimed, from 64 goroutines, so that the timed
-// loop measures clients Redis already holds, as a server's steady state
-// does, not the creation of their keys.
+// warm admits each key once, untimed, from redisGoroutines goroutines, so
+// that the timed loop measures clients Redis already holds, as a server's
+// steady state does, not the creation of their keys.
 func warm(b *testing.B, d decider, keys []string) {
 	b.Helper()
-	const workers = 64
+	workers := redisGoroutines()
 	var wg sync.WaitGroup
 	var wrong tally
 	for w := range workers {
@@ -382,8 +473,8 @@ func warm(b *testing.B, d decider, keys []string) {
 	}
 }
 
-// benchRedisDeny measures denials of one key over its limit, from 64
-// goroutines a core.
+// benchRedisDeny measures denials of one key over its limit, from
+// redisGoroutines goroutines.
 func benchRedisDeny(b *testing.B) {
 	srv := redistest.Start(b)
 	const key = "198.51.100.7"
@@ -393,11 +484,9 @@ func benchRedisDeny(b *testing.B) {
 			expect(b, d, key, true)
 			expect(b, d, key, false)
 			var wrong tally
-			timeParallel(b, srv, func(pb *testing.PB) {
-				for pb.Next() {
-					if ok, err := d.decide(key); ok || err != nil {
-						wrong.add(err)
-					}
+			timeDecisions(b, srv, lib, func(int, int) {
+				if ok, err := d.decide(key); ok || err != nil {
+					wrong.add(err)
 				}
 			})
 			wrong.check(b, "admitted", "all denied")
@@ -406,8 +495,8 @@ func benchRedisDeny(b *testing.B) {
 }
 
 // benchRedisDown measures requests through each library's Gin middleware
-// after its Redis server was killed. It reports the slowest request (max-ms)
-// and the share of each kind of answer.
+// after its Redis server was killed, from GOMAXPROCS goroutines. It reports
+// the slowest request (max-ms) and the share of each kind of answer.
 func benchRedisDown(b *testing.B) {
 	// go-redis logs every failed dial to stderr; keep the results readable.
 	goredis.SetLogger(discardGoRedisLog{})
@@ -531,9 +620,9 @@ func (t *tally) add(err error) {
 
 // check fails b if any decision went the wrong way, and reports errs/op: the
 // decisions that failed, such as a call that outlived its 100 ms deadline
-// while 128 goroutines queued on one Redis. A failed decision is the
-// library's answer under load, not a fault of the benchmark. check must not
-// run concurrently with add.
+// while many goroutines queued on one Redis, or a compare-and-swap that lost
+// too many times. A failed decision is the library's answer under load, not
+// a fault of the benchmark. check must not run concurrently with add.
 func (t *tally) check(b *testing.B, what, want string) {
 	b.Helper()
 	if n := t.wrong.Load(); n > 0 {
@@ -545,23 +634,85 @@ func (t *tally) check(b *testing.B, what, want string) {
 	b.ReportMetric(float64(t.errs.Load())/float64(b.N), "errs/op")
 }
 
-// reportCommands reports cmds/op: the commands Redis ran since the last
-// ResetStats, those of Lua scripts included and the benchmark's own
-// excluded, per decision; and redis-us/op: the processor time the server
-// spent since it had spent cpu, in microseconds per decision, which bounds
-// how many decisions one Redis can make for all the instances it serves.
-func reportCommands(b *testing.B, srv *redistest.Server, cpu time.Duration) {
+// reportCommands reports, per decision of lib since the last ResetStats of
+// srv: cmds/op, the commands Redis ran, those of Lua scripts included and
+// the benchmark's own excluded; cmd-us/op, the microseconds Redis spent
+// running the commands lib sent (INFO commandstats, scripts counted whole);
+// and redis-us/op, the processor time the server spent since it had spent
+// cpu, in microseconds (INFO cpu), which bounds how many decisions one Redis
+// can make for all the instances it serves.
+func reportCommands(b *testing.B, srv *redistest.Server, cpu time.Duration, lib redisLibrary) {
 	b.Helper()
-	b.ReportMetric(float64(srv.CPU(b)-cpu)/float64(time.Microsecond)/float64(b.N), "redis-us/op")
-	var n int64
-	for name, calls := range srv.CommandCalls(b) {
+	n := float64(b.N)
+	b.ReportMetric(float64(srv.CPU(b)-cpu)/float64(time.Microsecond)/n, "redis-us/op")
+	info, err := srv.Do(b, "INFO", "commandstats")
+	if err != nil {
+		b.Fatalf("INFO commandstats: %v", err)
+	}
+	stats, err := parseCommandStats(info)
+	if err != nil {
+		b.Fatalf("INFO commandstats: %v", err)
+	}
+	var calls, usec int64
+	for name, st := range stats {
 		switch name {
-		case "info", "config|resetstat", "flushall":
-		default:
-			n += calls
+		case "info", "config|resetstat", "flushall": // the benchmark's own
+			continue
+		}
+		calls += st.calls
+		if !slices.Contains(lib.scriptCalls, name) {
+			usec += st.usec
 		}
 	}
-	b.ReportMetric(float64(n)/float64(b.N), "cmds/op")
+	b.ReportMetric(float64(calls)/n, "cmds/op")
+	b.ReportMetric(float64(usec)/n, "cmd-us/op")
+}
+
+// A commandStat is one line of INFO commandstats.
+type commandStat struct{ calls, usec int64 }
+
+// parseCommandStats parses INFO commandstats, lines such as
+//
+//	cmdstat_evalsha:calls=3,usec=27,usec_per_call=9.00,rejected_calls=0,failed_calls=0
+//
+// into the stats of each command by name ("evalsha", "config|resetstat").
+func parseCommandStats(info string) (map[string]commandStat, error) {
+	stats := make(map[string]commandStat)
+	for line := range strings.Lines(info) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_")
+		if !ok {
+			continue
+		}
+		name, fields, ok := strings.Cut(rest, ":")
+		if !ok {
+			return nil, fmt.Errorf("malformed line %q", line)
+		}
+		var st commandStat
+		found := 0
+		for f := range strings.SplitSeq(fields, ",") {
+			k, v, _ := strings.Cut(f, "=")
+			var dst *int64
+			switch k {
+			case "calls":
+				dst = &st.calls
+			case "usec":
+				dst = &st.usec
+			default:
+				continue
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("malformed line %q: %v", line, err)
+			}
+			*dst = n
+			found++
+		}
+		if found != 2 {
+			return nil, fmt.Errorf("line %q lacks calls or usec", line)
+		}
+		stats[name] = st
+	}
+	return stats, nil
 }
 
 // checkGoroutines fails b if goroutines started after it outlive b's other
@@ -588,3 +739,22 @@ func checkGoroutines(b *testing.B) {
 // closed: go-redis's dial prober checks once a second whether its pool was
 // closed.
 const leakGrace = 3 * time.Second
+
+func TestParseCommandStats(t *testing.T) {
+	info := "# Commandstats\r\n" +
+		"cmdstat_evalsha:calls=3,usec=27,usec_per_call=9.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_config|resetstat:calls=1,usec=5,usec_per_call=5.00,rejected_calls=0,failed_calls=0\r\n"
+	got, err := parseCommandStats(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]commandStat{"evalsha": {3, 27}, "config|resetstat": {1, 5}}
+	if len(got) != len(want) || got["evalsha"] != want["evalsha"] || got["config|resetstat"] != want["config|resetstat"] {
+		t.Errorf("parseCommandStats = %v, want %v", got, want)
+	}
+	for _, bad := range []string{"cmdstat_get\r\n", "cmdstat_get:calls=x,usec=1\r\n", "cmdstat_get:calls=1\r\n"} {
+		if _, err := parseCommandStats(bad); err == nil {
+			t.Errorf("parseCommandStats(%q): got no error, want one", bad)
+		}
+	}
+}

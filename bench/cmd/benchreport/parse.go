@@ -57,6 +57,9 @@ type row struct {
 	// Variant is the algorithm, such as sliding, or "" if the sub-benchmark
 	// has no variant.
 	Variant string
+	// Setting holds the values of the configuration keys the rows were split
+	// by (see parseSplit); nil if none.
+	Setting map[string]string
 	// Ns is the ns/op of the runs.
 	Ns summary
 	// Medians holds the median of every unit, ns/op included, keyed by the
@@ -136,8 +139,16 @@ func (sc *scenario) FastestPeer() *row {
 // other benchmarks; name is the input's name for error messages. Lines that
 // look like results but do not parse are reported to warn and skipped.
 func parse(r io.Reader, name string, warn func(string)) (*results, error) {
-	type key struct{ scenario, library, variant string }
+	return parseSplit(r, name, nil, warn)
+}
+
+// parseSplit is parse, with the results of one sub-benchmark split into
+// rows by the values of the configuration keys split, as the concurrency
+// study sets them before its runs.
+func parseSplit(r io.Reader, name string, split []string, warn func(string)) (*results, error) {
+	type key struct{ scenario, library, variant, setting string }
 	samples := make(map[key]map[string][]float64)
+	settings := make(map[key]map[string]string)
 	var order []key
 	res := &results{Config: make(map[string]string)}
 
@@ -168,9 +179,20 @@ func parse(r io.Reader, name string, warn func(string)) (*results, error) {
 			for _, p := range parts {
 				elems = append(elems, strings.TrimPrefix(string(p), "/"))
 			}
-			k := key{elems[0], elems[1], strings.Join(elems[2:], "/")}
+			k := key{scenario: elems[0], library: elems[1], variant: strings.Join(elems[2:], "/")}
+			var setting map[string]string
+			if len(split) > 0 {
+				setting = make(map[string]string)
+				var parts []string
+				for _, s := range split {
+					setting[s] = rec.GetConfig(s)
+					parts = append(parts, s+"="+setting[s])
+				}
+				k.setting = strings.Join(parts, " ")
+			}
 			if samples[k] == nil {
 				samples[k] = make(map[string][]float64)
+				settings[k] = setting
 				order = append(order, k)
 			}
 			for _, v := range rec.Values {
@@ -203,7 +225,7 @@ func parse(r io.Reader, name string, warn func(string)) (*results, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: Benchmark%s/%s/%s has no %s", name, benchmarkName, k.scenario, k.library, unitNs)
 		}
-		r := &row{Library: k.library, Variant: k.variant, Ns: summarize(ns), Medians: make(map[string]float64)}
+		r := &row{Library: k.library, Variant: k.variant, Setting: settings[k], Ns: summarize(ns), Medians: make(map[string]float64)}
 		for unit, values := range samples[k] {
 			r.Medians[unit] = summarize(values).Center
 		}
