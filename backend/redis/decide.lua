@@ -22,10 +22,11 @@
 -- The script runs on every admitted request, so it is written for the
 -- server's CPU: a policy of one limit is decided with locals alone, no
 -- function is built on the way to an admission but sliding_wait, and only
--- the fields that changed are written. Numbers go to redis.call as
--- numbers: the server writes them exactly (integers below 2^53), and only
--- this script reads them back, except "v", written with tostring (exact
--- below 10^14).
+-- the fields that changed are written, each combination of them by an
+-- HSET of its own rather than through a table and unpack (which cost the
+-- server about 6% of a decision). Numbers go to redis.call as numbers: the
+-- server writes them exactly (integers below 2^53, "v" included, which the
+-- client also reads).
 
 local key = KEYS[1]
 local strategy = tonumber(ARGV[1])
@@ -157,22 +158,33 @@ if n == 1 then
 
   if allowed then
     version = version + 1
-    local set = {'v', tostring(version)}
-    if moved then
-      set[3], set[4] = 'a1', a
-      if strategy == 0 then set[5], set[6] = 'p1', p end
-    end
-    local m = #set
-    if strategy ~= 2 then
-      set[m + 1], set[m + 2], m = 'c1', c, m + 2
-    end
-    if ends > expires then
-      if strategy == 2 then ends = math.max(ends, a + period) end
-      set[m + 1], set[m + 2] = 'e', ends
-      redis.call('HSET', key, unpack(set))
-      redis.call('PEXPIRE', key, string.format('%d', math.max(1, math.ceil((ends - now) / 1000))))
+    local move = ends > expires
+    if strategy == 2 then
+      if move then
+        ends = math.max(ends, a + period)
+        redis.call('HSET', key, 'v', version, 'a1', a, 'e', ends)
+      else
+        redis.call('HSET', key, 'v', version, 'a1', a)
+      end
+    elseif moved then
+      if strategy == 0 then
+        if move then
+          redis.call('HSET', key, 'v', version, 'a1', a, 'p1', p, 'c1', c, 'e', ends)
+        else
+          redis.call('HSET', key, 'v', version, 'a1', a, 'p1', p, 'c1', c)
+        end
+      elseif move then
+        redis.call('HSET', key, 'v', version, 'a1', a, 'c1', c, 'e', ends)
+      else
+        redis.call('HSET', key, 'v', version, 'a1', a, 'c1', c)
+      end
+    elseif move then
+      redis.call('HSET', key, 'v', version, 'c1', c, 'e', ends)
     else
-      redis.call('HSET', key, unpack(set))
+      redis.call('HSET', key, 'v', version, 'c1', c)
+    end
+    if move then
+      redis.call('PEXPIRE', key, math.max(1, math.ceil((ends - now) / 1000)))
     end
   end
   if retry == 0 then
