@@ -32,6 +32,9 @@ import (
 //     for are sent alone.
 //   - Only requests of the same policy and cost share a batch; another
 //     request for the key, meanwhile, is sent alone.
+//   - A request whose context ends while it waits returns the context's
+//     error, and its units are consumed if its batch is admitted, as they
+//     may be when a call of its own times out after the server ran it.
 //
 // With 64 requests at once on one key, that is about two calls for the 64
 // instead of 64, and no request waits longer than for the call before it.
