@@ -9,15 +9,19 @@
 -- Returns {allowed, retry_after, now, version, remaining_1, reset_1, ...}, times
 -- in microseconds; a denial by sliding windows adds, after the states, the
 -- previous and current window's units of each limit, {p_1, c_1, ...}, from
--- which a client watching the denial follows how the counts slide. The hash is written only when the request is admitted
--- with a cost above zero: a denial changes nothing, so copies of the hash
--- cached by other clients stay valid, and a denied request consumes nothing.
+-- which a client watching the denial follows how the counts slide. version
+-- is the stored value of the field every admission changes, "c1" (a window's
+-- count) or for a token bucket "a1": a client watching a denial reads it
+-- through its cache, and its server-assisted cache drops the copy when the
+-- hash changes. The hash is written only when the request is admitted with a
+-- cost above zero: a denial changes nothing, so copies of the hash cached by
+-- other clients stay valid, and a denied request consumes nothing.
 --
--- Fields: "v" counts writes; "e" is when the key expires (microseconds),
--- so that PEXPIRE is sent only when it must move; per limit i, "a<i>" (fixed: window start;
--- sliding: window index; token bucket: theoretical arrival time), "c<i>"
--- (units counted in the window) and "p<i>" (sliding: the previous window's
--- units). The semantics are the memory backend's, in microseconds.
+-- Fields: "e" is when the key expires (microseconds), so that PEXPIRE is sent
+-- only when it must move; per limit i, "a<i>" (fixed: window start; sliding:
+-- window index; token bucket: theoretical arrival time), "c<i>" (units
+-- counted in the window) and "p<i>" (sliding: the previous window's units).
+-- The semantics are the memory backend's, in microseconds.
 --
 -- The script runs on every admitted request, so it is written for the
 -- server's CPU: a policy of one limit is decided with locals alone, no
@@ -25,8 +29,7 @@
 -- the fields that changed are written, each combination of them by an
 -- HSET of its own rather than through a table and unpack (which cost the
 -- server about 6% of a decision). Numbers go to redis.call as numbers: the
--- server writes them exactly (integers below 2^53, "v" included, which the
--- client also reads).
+-- server writes them exactly (integers below 2^53).
 
 local key = KEYS[1]
 local strategy = tonumber(ARGV[1])
@@ -40,16 +43,23 @@ local n = (#ARGV - 3) / 2
 
 local stored
 if n == 1 then
-  stored = redis.call('HMGET', key, 'v', 'e', 'a1', 'c1', 'p1')
+  stored = redis.call('HMGET', key, 'e', 'a1', 'c1', 'p1')
 else
-  local fields = {'v', 'e'}
+  local fields = {'e'}
   for i = 1, n do
-    fields[3 * i], fields[3 * i + 1], fields[3 * i + 2] = 'a' .. i, 'c' .. i, 'p' .. i
+    fields[3 * i - 1], fields[3 * i], fields[3 * i + 1] = 'a' .. i, 'c' .. i, 'p' .. i
   end
   stored = redis.call('HMGET', key, unpack(fields))
 end
-local version = tonumber(stored[1]) or 0
-local expires = tonumber(stored[2]) or 0
+-- The version a watcher compares: the first limit's field that every
+-- admission changes, a token bucket's arrival time or a window's count.
+local version = 0
+if strategy == 2 then
+  version = tonumber(stored[2]) or 0
+else
+  version = tonumber(stored[3]) or 0
+end
+local expires = tonumber(stored[1]) or 0
 
 -- sliding_wait returns how long until a sliding window admits cost, for a
 -- request it denies now.
@@ -95,9 +105,9 @@ end
 -- decision costs it (measured with seven shared functions).
 if n == 1 then
   local limit, period = tonumber(ARGV[4]), tonumber(ARGV[5])
-  local a = tonumber(stored[3]) or 0
-  local c = tonumber(stored[4]) or 0
-  local p = tonumber(stored[5]) or 0
+  local a = tonumber(stored[2]) or 0
+  local c = tonumber(stored[3]) or 0
+  local p = tonumber(stored[4]) or 0
   local moved, retry, elapsed = false, 0, 0
   if strategy == 0 then
     local idx = math.floor(now / period)
@@ -157,31 +167,30 @@ if n == 1 then
   end
 
   if allowed then
-    version = version + 1
     local move = ends > expires
     if strategy == 2 then
       if move then
         ends = math.max(ends, a + period)
-        redis.call('HSET', key, 'v', version, 'a1', a, 'e', ends)
+        redis.call('HSET', key, 'a1', a, 'e', ends)
       else
-        redis.call('HSET', key, 'v', version, 'a1', a)
+        redis.call('HSET', key, 'a1', a)
       end
     elseif moved then
       if strategy == 0 then
         if move then
-          redis.call('HSET', key, 'v', version, 'a1', a, 'p1', p, 'c1', c, 'e', ends)
+          redis.call('HSET', key, 'a1', a, 'p1', p, 'c1', c, 'e', ends)
         else
-          redis.call('HSET', key, 'v', version, 'a1', a, 'p1', p, 'c1', c)
+          redis.call('HSET', key, 'a1', a, 'p1', p, 'c1', c)
         end
       elseif move then
-        redis.call('HSET', key, 'v', version, 'a1', a, 'c1', c, 'e', ends)
+        redis.call('HSET', key, 'a1', a, 'c1', c, 'e', ends)
       else
-        redis.call('HSET', key, 'v', version, 'a1', a, 'c1', c)
+        redis.call('HSET', key, 'a1', a, 'c1', c)
       end
     elseif move then
-      redis.call('HSET', key, 'v', version, 'c1', c, 'e', ends)
+      redis.call('HSET', key, 'c1', c, 'e', ends)
     else
-      redis.call('HSET', key, 'v', version, 'c1', c)
+      redis.call('HSET', key, 'c1', c)
     end
     if move then
       redis.call('PEXPIRE', key, math.max(1, math.ceil((ends - now) / 1000)))
@@ -202,9 +211,9 @@ end
 local counts, periods, at, curr, prev, moved = {}, {}, {}, {}, {}, {}
 for i = 1, n do
   local period = tonumber(ARGV[3 + 2 * i])
-  local a = tonumber(stored[3 * i]) or 0
-  local c = tonumber(stored[3 * i + 1]) or 0
-  local p = tonumber(stored[3 * i + 2]) or 0
+  local a = tonumber(stored[3 * i - 1]) or 0
+  local c = tonumber(stored[3 * i]) or 0
+  local p = tonumber(stored[3 * i + 1]) or 0
   if strategy == 0 then
     -- Slide to the window holding now; a > idx means the clock went back,
     -- and the counts are kept.
@@ -301,9 +310,7 @@ if retry > 0 and strategy == 0 then
 end
 
 if allowed then
-  version = version + 1
-  reply[4] = version
-  local set = {'v', tostring(version)}
+  local set = {}
   for i = 1, n do
     if strategy == 2 then
       set[#set + 1] = 'a' .. i

@@ -14,8 +14,9 @@ import (
 
 // watchList holds the denied keys a Store watches. A watch says: the request
 // of this cost was denied, with this Result, when the hash was at this
-// version; until the denial's RetryAfter has passed, the same request is
-// denied again as long as the hash is still at that version.
+// version (the value of a field every admission changes); until the denial's
+// RetryAfter has passed, the same request is denied again as long as the
+// hash is still at that version.
 //
 // The version is read once through the client-side cache, which asks the
 // server to track the key: the server then sends an invalidation when the
@@ -94,7 +95,7 @@ func (wl *watchList) deny(ctx context.Context, rkey string, cost int64, now time
 	if w == nil {
 		return backend.Result{}, false
 	}
-	v, err := wl.client.DoCache(ctx, w.read, w.until.Sub(now)).AsInt64()
+	v, err := cachedVersion(wl.client.DoCache(ctx, w.read, w.until.Sub(now)))
 	if err != nil || v != w.version {
 		wl.drop(rkey, w)
 		return backend.Result{}, false
@@ -157,6 +158,26 @@ func slide(l backend.Limit, counts [2]int64, reset, passed time.Duration) backen
 	}
 }
 
+// versionField is the field of a policy's hash that every admission changes,
+// whose value decide.lua returns as the version: the first limit's arrival
+// time for a token bucket, its count for a window.
+func versionField(s backend.Strategy) string {
+	if s == backend.TokenBucket {
+		return "a1"
+	}
+	return "c1"
+}
+
+// cachedVersion reads a version through the cache: a field that does not
+// exist (yet) is version 0, as decide.lua reports it.
+func cachedVersion(res rueidis.RedisResult) (int64, error) {
+	v, err := res.AsInt64()
+	if rueidis.IsRedisNil(err) {
+		return 0, nil
+	}
+	return v, err
+}
+
 // add watches rkey after a denial made at version. It reads the version
 // through the cache, which also asks the server to track the key; the watch
 // is kept only if the hash is still the one the denial saw.
@@ -173,12 +194,12 @@ func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cos
 		policy:   backend.Policy{Strategy: p.Strategy, Limits: append([]backend.Limit(nil), p.Limits...)},
 		result:   r,
 		windows:  *counts,
-		read:     wl.client.B().Hget().Key(rkey).Field("v").Cache().Pin(),
+		read:     wl.client.B().Hget().Key(rkey).Field(versionField(p.Strategy)).Cache().Pin(),
 	}
 	wl.mu.Lock()
 	seq := wl.seq
 	wl.mu.Unlock()
-	v, err := wl.client.DoCache(ctx, w.read, r.RetryAfter).AsInt64()
+	v, err := cachedVersion(wl.client.DoCache(ctx, w.read, r.RetryAfter))
 	if err != nil || v != version {
 		return
 	}
