@@ -43,7 +43,14 @@ local n = (#ARGV - 3) / 2
 
 local stored
 if n == 1 then
-  stored = redis.call('HMGET', key, 'e', 'a1', 'c1', 'p1')
+  -- Only the fields the strategy uses: each costs the server to read.
+  if strategy == 2 then
+    stored = redis.call('HMGET', key, 'e', 'a1')
+  elseif strategy == 1 then
+    stored = redis.call('HMGET', key, 'e', 'a1', 'c1')
+  else
+    stored = redis.call('HMGET', key, 'e', 'a1', 'c1', 'p1')
+  end
 else
   local fields = {'e'}
   for i = 1, n do
