@@ -21,16 +21,12 @@ type Policy struct {
 	scope *scope // the counts' namespace and the headers' cached texts
 }
 
-// rules are what the variants of one policy, one per route, share.
+// rules are what the variants of one policy, one per route, share: the
+// settings the options gave it, and the limits compiled from them.
 type rules struct {
+	routeConfig
 	policy   backend.Policy
 	fallback backend.Policy // decides in memory while the shared backend cannot
-	keyFunc  KeyFunc        // nil: the client IP
-	skip     func(*http.Request) bool
-	cost     func(*http.Request) int
-	exceeded ExceededHandler
-	headers  Headers
-	failure  FailureMode
 
 	perRoute bool     // named after each route (ForRoute), not fixed
 	routes   sync.Map // route pattern -> *Policy, when perRoute
@@ -71,14 +67,9 @@ func (l *Limiter) Policy(limits string, opts ...Option) (*Policy, error) {
 // compile checks the policy cfg describes and prepares it.
 func (l *Limiter) compile(cfg *config) (*Policy, error) {
 	r := &rules{
-		policy:   backend.Policy{Strategy: cfg.strategy, Limits: slices.Clone(cfg.limits)},
-		keyFunc:  cfg.keyFunc,
-		skip:     cfg.skip,
-		cost:     cfg.cost,
-		exceeded: cfg.exceeded,
-		headers:  cfg.headers,
-		failure:  cfg.failure,
-		perRoute: cfg.name == "",
+		routeConfig: cfg.routeConfig,
+		policy:      backend.Policy{Strategy: cfg.strategy, Limits: slices.Clone(cfg.limits)},
+		perRoute:    cfg.name == "",
 	}
 	if err := r.policy.Validate(); err != nil {
 		return nil, invalidFrom(cfg.from.limits, fmt.Errorf("%w%s", err, named(cfg.from.strategy)))

@@ -52,42 +52,59 @@ func reportCommands(b *testing.B, srv *redistest.Server, cpu0 time.Duration) {
 	b.ReportMetric(float64(cpu)/float64(time.Microsecond)/n, "cpu-µs/op")
 }
 
+// measure runs op from 64 goroutines a core, after resetting srv's
+// statistics, and reports the commands and the Redis CPU of each op. Each
+// goroutine passes op a counter of its own, starting far from the others'.
+// op reports false for a failure or an outcome other than want, which fails
+// the benchmark.
+func measure(b *testing.B, srv *redistest.Server, want string, op func(i int) bool) {
+	b.Helper()
+	var goroutines, unexpected atomic.Int64
+	srv.ResetStats(b)
+	cpu0 := srv.CPU(b)
+	b.SetParallelism(64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(goroutines.Add(1)) * 7919
+		for pb.Next() {
+			if !op(i) {
+				unexpected.Add(1)
+			}
+			i++
+		}
+	})
+	b.StopTimer()
+	if n := unexpected.Load(); n > 0 {
+		b.Fatalf("%d of %d operations failed or were not %s", n, b.N, want)
+	}
+	reportCommands(b, srv, cpu0)
+}
+
+// manyKeys returns 16,384 distinct keys that start with prefix.
+func manyKeys(prefix string) []string {
+	keys := make([]string, 1<<14)
+	for i := range keys {
+		keys[i] = prefix + "203.0.113." + strconv.Itoa(i%256) + ":" + strconv.Itoa(i/256)
+	}
+	return keys
+}
+
 // BenchmarkAllowAdmitted measures admitted decisions over 16,384 distinct
 // keys from 64 goroutines a core, on a local redis-server: the client's
 // auto-pipelining carries many decisions per round trip.
 func BenchmarkAllowAdmitted(b *testing.B) {
 	srv := redistest.Start(b)
 	client := newClient(b, srv.URL(), true)
-	const nkeys = 1 << 14
-	keys := make([]string, nkeys)
-	for i := range keys {
-		keys[i] = "bench:203.0.113." + strconv.Itoa(i%256) + ":" + strconv.Itoa(i/256)
-	}
+	keys := manyKeys("bench:")
 	for _, strategy := range strategies {
 		b.Run(strategy.String(), func(b *testing.B) {
 			s := newStore(b, client)
 			p := policy(b, strategy, "1000000000/hour")
-			var goroutines, denied atomic.Int64
-			srv.ResetStats(b)
-			cpu0 := srv.CPU(b)
-			b.SetParallelism(64)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				i := int(goroutines.Add(1)) * 7919
-				for pb.Next() {
-					r, err := s.Allow(context.Background(), keys[i%nkeys], p, 1)
-					if err != nil || !r.Allowed {
-						denied.Add(1)
-					}
-					i++
-				}
+			measure(b, srv, "admitted", func(i int) bool {
+				r, err := s.Allow(context.Background(), keys[i%len(keys)], p, 1)
+				return err == nil && r.Allowed
 			})
-			b.StopTimer()
-			if n := denied.Load(); n > 0 {
-				b.Fatalf("%d of %d requests denied or failed, want all admitted", n, b.N)
-			}
-			reportCommands(b, srv, cpu0)
 		})
 	}
 }
@@ -115,25 +132,10 @@ func BenchmarkAllowDenied(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			var admitted atomic.Int64
-			srv.ResetStats(b)
-			cpu0 := srv.CPU(b)
-			b.SetParallelism(64)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					r, err := s.Allow(ctx, "bench:over-"+mode.name, p, 1)
-					if err != nil || r.Allowed {
-						admitted.Add(1)
-					}
-				}
+			measure(b, srv, "denied", func(int) bool {
+				r, err := s.Allow(ctx, "bench:over-"+mode.name, p, 1)
+				return err == nil && !r.Allowed
 			})
-			b.StopTimer()
-			if n := admitted.Load(); n > 0 {
-				b.Fatalf("%d of %d requests admitted or failed, want all denied", n, b.N)
-			}
-			reportCommands(b, srv, cpu0)
 		})
 	}
 }
@@ -154,32 +156,11 @@ return {c, redis.call("PTTL", KEYS[1])}`
 func BenchmarkCounterScript(b *testing.B) {
 	srv := redistest.Start(b)
 	client := newClient(b, srv.URL(), true)
-	const nkeys = 1 << 14
-	keys := make([]string, nkeys)
-	for i := range keys {
-		keys[i] = "bench:counter:203.0.113." + strconv.Itoa(i%256) + ":" + strconv.Itoa(i/256)
-	}
+	keys := manyKeys("bench:counter:")
 	script := rueidis.NewLuaScript(counterScript)
-	var goroutines, failed atomic.Int64
-	srv.ResetStats(b)
-	cpu0 := srv.CPU(b)
-	b.SetParallelism(64)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(goroutines.Add(1)) * 7919
-		for pb.Next() {
-			if err := script.Exec(context.Background(), client, []string{keys[i%nkeys]}, []string{"1", "3600000"}).Error(); err != nil {
-				failed.Add(1)
-			}
-			i++
-		}
+	measure(b, srv, "run", func(i int) bool {
+		return script.Exec(context.Background(), client, []string{keys[i%len(keys)]}, []string{"1", "3600000"}).Error() == nil
 	})
-	b.StopTimer()
-	if n := failed.Load(); n > 0 {
-		b.Fatalf("%d of %d calls failed", n, b.N)
-	}
-	reportCommands(b, srv, cpu0)
 }
 
 // BenchmarkAllowHotKey sends every decision, from 64 goroutines a core, for
@@ -193,25 +174,10 @@ func BenchmarkAllowHotKey(b *testing.B) {
 			s := newStore(b, client)
 			p := policy(b, strategy, "1000000000/hour")
 			key := "bench:hot:" + strategy.String()
-			var denied atomic.Int64
-			srv.ResetStats(b)
-			cpu0 := srv.CPU(b)
-			b.SetParallelism(64)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					r, err := s.Allow(context.Background(), key, p, 1)
-					if err != nil || !r.Allowed {
-						denied.Add(1)
-					}
-				}
+			measure(b, srv, "admitted", func(int) bool {
+				r, err := s.Allow(context.Background(), key, p, 1)
+				return err == nil && r.Allowed
 			})
-			b.StopTimer()
-			if n := denied.Load(); n > 0 {
-				b.Fatalf("%d of %d requests denied or failed, want all admitted", n, b.N)
-			}
-			reportCommands(b, srv, cpu0)
 		})
 	}
 }
