@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
 
 	"github.com/ginlimit/ginlimit"
@@ -120,4 +121,24 @@ func TestOptionsAfterFromEnvOverrideIt(t *testing.T) {
 
 	l, _ = newLimiter(t, ginlimit.WithLimits("3/minute"), ginlimit.FromEnv())
 	assert.Equal(t, []string{"1/minute"}, l.Status().Limits, "FromEnv overrides options before it")
+}
+
+// TestFromEnvKeepsKeyFuncWhenKeyByIsBlank checks that a blank
+// RATELIMIT_KEY_BY, which FromEnv takes as unset, leaves a WithKeyFunc given
+// before it in place, and that a set one replaces it.
+func TestFromEnvKeepsKeyFuncWhenKeyByIsBlank(t *testing.T) {
+	one := ginlimit.WithKeyFunc(func(*gin.Context) string { return "everyone" })
+	t.Setenv("RATELIMIT_DEFAULT", "1/minute")
+
+	t.Setenv("RATELIMIT_KEY_BY", "  ")
+	l, _ := newLimiter(t, one, ginlimit.FromEnv())
+	r := newRouter(l)
+	assert.Equal(t, http.StatusOK, serve(r, request{remoteAddr: "192.0.2.1:1"}).Code)
+	assert.Equal(t, http.StatusTooManyRequests, serve(r, request{remoteAddr: "192.0.2.2:1"}).Code, "both counted under the key function's key")
+
+	t.Setenv("RATELIMIT_KEY_BY", "ip")
+	l, _ = newLimiter(t, one, ginlimit.FromEnv())
+	r = newRouter(l)
+	assert.Equal(t, http.StatusOK, serve(r, request{remoteAddr: "192.0.2.1:1"}).Code)
+	assert.Equal(t, http.StatusOK, serve(r, request{remoteAddr: "192.0.2.2:1"}).Code, "counted by client IP")
 }

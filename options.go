@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -253,7 +254,9 @@ func WithRedisCAFile(path string) Option { return engine(httplimit.WithRedisCAFi
 // RATELIMIT_ variables that httplimit.FromEnv lists. RATELIMIT_KEY_BY=ip
 // counts by Gin's ClientIP, as KeyByIP does.
 func FromEnv() Option {
-	return engineOption{opt: httplimit.FromEnv(), keys: func() bool { return os.Getenv(httplimit.EnvKeyBy) != "" }}
+	// FromEnv takes a blank variable as unset: so does the check of whether
+	// it sets the key.
+	return engineOption{opt: httplimit.FromEnv(), keys: func() bool { return strings.TrimSpace(os.Getenv(httplimit.EnvKeyBy)) != "" }}
 }
 
 // KeyByIP counts requests by client IP, as gin's c.ClientIP() reports it,
