@@ -140,27 +140,46 @@ func BenchmarkAllowDenied(b *testing.B) {
 	}
 }
 
-// counterScript is the least a fixed window can cost Redis: one counter
-// incremented by every request, denials included, with PEXPIRE at the first
-// request of a window and PTTL after. It is the yardstick of
-// BenchmarkAllowAdmitted's redis-µs/op.
-const counterScript = `local c = redis.call("INCRBY", KEYS[1], ARGV[1])
-if c == tonumber(ARGV[1]) then
-  redis.call("PEXPIRE", KEYS[1], ARGV[2])
-  return {c, tonumber(ARGV[2])}
+// floorScripts are yardsticks of BenchmarkAllowAdmitted's redis-µs/op: what
+// a script costs Redis before it decides anything. Each takes a decision's
+// key and arguments; all but counter return a reply as long as a decision's.
+var floorScripts = []struct{ name, src string }{
+	// The least a fixed window can cost: one counter incremented by every
+	// request, denials included, with PEXPIRE at the first request of a
+	// window and PTTL after.
+	{"counter", `local c = redis.call("INCRBY", KEYS[1], ARGV[2])
+if c == tonumber(ARGV[2]) then
+  redis.call("PEXPIRE", KEYS[1], 3600000)
+  return {c, 3600000}
 end
-return {c, redis.call("PTTL", KEYS[1])}`
+return {c, redis.call("PTTL", KEYS[1])}`},
+	// The call alone: the arguments in, the reply out.
+	{"reply-only", `return {1, 0, 1, 2, 3, 4}`},
+	// Reading a count before writing it, so that a denial writes nothing,
+	// with a string and with a hash; no arithmetic but the increment.
+	{"get-set", `local c = tonumber(redis.call("GET", KEYS[1])) or 0
+redis.call("SET", KEYS[1], c + 1)
+return {1, 0, 1, 2, 3, 4}`},
+	{"hmget-hset", `local s = redis.call("HMGET", KEYS[1], "e", "a1", "c1")
+redis.call("HSET", KEYS[1], "c1", (tonumber(s[3]) or 0) + 1)
+return {1, 0, 1, 2, 3, 4}`},
+}
 
-// BenchmarkCounterScript runs counterScript as BenchmarkAllowAdmitted runs
-// the decisions: the same keys, client and goroutines.
-func BenchmarkCounterScript(b *testing.B) {
+// BenchmarkScriptFloor runs each of floorScripts as BenchmarkAllowAdmitted
+// runs the decisions: the same keys, arguments, client and goroutines.
+func BenchmarkScriptFloor(b *testing.B) {
 	srv := redistest.Start(b)
 	client := newClient(b, srv.URL(), true)
-	keys := manyKeys("bench:counter:")
-	script := rueidis.NewLuaScript(counterScript)
-	measure(b, srv, "run", func(i int) bool {
-		return script.Exec(context.Background(), client, []string{keys[i%len(keys)]}, []string{"1", "3600000"}).Error() == nil
-	})
+	args := []string{"1", "1", "0", "1000000000", "3600000000"}
+	for _, f := range floorScripts {
+		b.Run(f.name, func(b *testing.B) {
+			script := rueidis.NewLuaScript(f.src)
+			keys := manyKeys("bench:floor:" + f.name + ":")
+			measure(b, srv, "run", func(i int) bool {
+				return script.Exec(context.Background(), client, []string{keys[i%len(keys)]}, args).Error() == nil
+			})
+		})
+	}
 }
 
 // BenchmarkAllowHotKey sends every decision, from 64 goroutines a core, for
