@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -47,6 +48,34 @@ func TestAllocationsPerAdmittedRequest(t *testing.T) {
 			require.Equal(t, http.StatusNoContent, w.code)
 			assert.Equal(t, tt.want, testing.AllocsPerRun(100, serveOne))
 			require.Equal(t, http.StatusNoContent, w.code, "still admitted")
+		})
+	}
+}
+
+// TestAllocationsThroughPlans pins that choosing a plan by name, and giving
+// a request limits of its own once they are compiled, allocate nothing more
+// than a fixed policy's request.
+func TestAllocationsThroughPlans(t *testing.T) {
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("instrumented builds allocate more")
+	}
+	for name, opt := range map[string]ginlimit.Option{
+		"named":    ginlimit.WithPolicyFunc(func(*gin.Context) string { return "pro" }),
+		"override": ginlimit.WithLimitsFunc(func(*gin.Context) string { return "2000/minute" }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			l, _ := newLimiter(t, ginlimit.WithLimits("1000/minute"), ginlimit.WithPolicy("pro", "1500/minute"), opt)
+			r := benchRouterT(t, l)
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			w := &discardWriter{header: make(http.Header)}
+			serveOne := func() {
+				clear(w.header)
+				r.ServeHTTP(w, req)
+			}
+			serveOne()
+			require.Equal(t, http.StatusNoContent, w.code)
+			assert.Equal(t, float64(2), testing.AllocsPerRun(100, serveOne), "as a fixed sliding window's with legacy headers")
+			assert.NotEqual(t, "1000", w.header.Get("X-RateLimit-Limit"), "the plan counted it")
 		})
 	}
 }

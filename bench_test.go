@@ -122,6 +122,26 @@ func BenchmarkMiddleware(b *testing.B) {
 			})
 		}
 	}
+	// Plans: the same limits as ginlimit/sliding-window/headers=legacy,
+	// chosen per request by name, or given per request as limits.
+	for name, choose := range map[string]ginlimit.Option{
+		"named":    ginlimit.WithPolicyFunc(func(*gin.Context) string { return "pro" }),
+		"override": ginlimit.WithLimitsFunc(func(*gin.Context) string { return "1000000000/hour" }),
+	} {
+		b.Run("ginlimit/plans/"+name, func(b *testing.B) {
+			lim, err := ginlimit.NewLimiter(
+				ginlimit.WithLimits("1000000000/hour"),
+				ginlimit.WithPolicy("pro", "1000000000/hour"),
+				choose,
+				ginlimit.WithLogger(discardLogger()),
+			)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer lim.Close()
+			serveParallel(b, benchRouter(b, lim.Middleware()))
+		})
+	}
 }
 
 // BenchmarkMiddlewareRedis measures a request through gin with the

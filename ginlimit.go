@@ -40,8 +40,11 @@ import (
 type Limiter struct {
 	engine *httplimit.Limiter
 	own    ginConfig // the Gin settings of the Limiter's own limits
-	def    gin.HandlerFunc
-	exempt atomic.Pointer[[]string] // route paths never limited
+	// choose and limitsOf choose the policy of a request of the Limiter's
+	// own limits (WithPolicyFunc, WithLimitsFunc).
+	choose, limitsOf func(*gin.Context) string
+	def              gin.HandlerFunc
+	exempt           atomic.Pointer[[]string] // route paths never limited
 }
 
 // New returns the middleware of a new Limiter, for router.Use. It panics,
@@ -74,7 +77,7 @@ func NewLimiter(opts ...Option) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Limiter{engine: engine, own: cfg.ginConfig}
+	l := &Limiter{engine: engine, own: cfg.ginConfig, choose: cfg.choose, limitsOf: cfg.limitsOf}
 	l.def = l.handler(engine.Default(), cfg.ginConfig)
 	for _, r := range cfg.health {
 		RegisterHealth(r, l)
@@ -95,8 +98,9 @@ func (l *Limiter) Middleware() gin.HandlerFunc { return l.def }
 //	r.POST("/login", lim.Limit("5/minute"), login)
 //
 // Each route counts separately, named after its path, unless WithName gives
-// several routes with the same limits one shared name. Two Limit handlers on
-// one route count apart when their limits or strategies differ. opts may hold
+// several routes one shared name. Two Limit handlers on one route count apart
+// when their periods or strategies differ; with the same ones, they share one
+// count, and each counts the request (name them apart to count apart). opts may hold
 // the per-route options (WithStrategy, the key options, WithName, WithSkip,
 // WithCost, WithExceededHandler, WithHeaders, WithFailureMode); the rest
 // default to the Limiter's. Limit panics, when the routes are set up, on
@@ -167,6 +171,7 @@ func (l *Limiter) handler(p *httplimit.Policy, g ginConfig) gin.HandlerFunc {
 	if !l.engine.Enabled() {
 		return func(*gin.Context) {}
 	}
+	chooses := p == l.engine.Default() && (l.choose != nil || l.limitsOf != nil)
 	return func(c *gin.Context) {
 		route := c.FullPath()
 		if l.isExempt(route) {
@@ -175,6 +180,15 @@ func (l *Limiter) handler(p *httplimit.Policy, g ginConfig) gin.HandlerFunc {
 		if g.skip != nil && g.skip(c) {
 			l.engine.CountSkipped()
 			return
+		}
+		p := p
+		if chooses {
+			if l.choose != nil {
+				p = l.engine.Named(l.choose(c))
+			}
+			if l.limitsOf != nil {
+				p = p.Override(l.limitsOf(c))
+			}
 		}
 		var client string
 		if g.keyFunc != nil {

@@ -279,7 +279,7 @@ func TestHealthBody(t *testing.T) {
 		"ready": true,
 		"strategy": "sliding-window",
 		"limits": ["10/second", "100/minute"],
-		"stats": {"allowed": 1, "denied": 0, "skipped": 0, "errors": 0, "fallback": 0, "unavailable": 0, "keys": 1, "watched": 0, "evictions": 0}
+		"stats": {"allowed": 1, "denied": 0, "skipped": 0, "errors": 0, "fallback": 0, "unavailable": 0, "keys": 1, "watched": 0, "evictions": 0, "unknown_policies": 0, "invalid_limits": 0}
 	}`, w.Body.String(), "the details route is never counted either")
 }
 
@@ -333,13 +333,14 @@ func TestPerRouteLimit(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, serve(r, request{}).Code)
 }
 
-func TestPoliciesOfOneNameOrRouteCountApart(t *testing.T) {
+func TestPoliciesOfOneNameShareTheirPeriods(t *testing.T) {
 	l, _ := newLimiter(t, ginlimit.WithLimits("1000/minute"))
 	r := newRouter(l)
 	ok := func(c *gin.Context) { c.Status(http.StatusOK) }
 	// Two limits on one route, as two handlers: both hold.
 	r.POST("/login", l.Limit("2/minute"), l.Limit("3/hour", ginlimit.WithStrategy(ginlimit.FixedWindow)), ok)
-	// One name, different limits: neither resets the other.
+	// One name and period, different counts: one count, which each route
+	// holds to its own limit.
 	r.GET("/a", l.Limit("2/minute", ginlimit.WithName("auth")), ok)
 	r.GET("/b", l.Limit("3/minute", ginlimit.WithName("auth")), ok)
 
@@ -348,7 +349,7 @@ func TestPoliciesOfOneNameOrRouteCountApart(t *testing.T) {
 	for range 4 {
 		got = append(got, serve(r, request{path: "/a"}).Code, serve(r, request{path: "/b"}).Code)
 	}
-	assert.Equal(t, []int{200, 200, 200, 200, 429, 200, 429, 429}, got)
+	assert.Equal(t, []int{200, 200, 429, 200, 429, 429, 429, 429}, got)
 }
 
 func TestExceededHandlerThatWritesNothingStill429(t *testing.T) {

@@ -80,7 +80,8 @@ type Exceeded struct {
 	// Key is the client key the request was counted under, without prefix.
 	Key string
 	// Policy is the name of the policy that denied it: "default" for the
-	// Limiter's own limits, the route's name for Limit.
+	// Limiter's own limits (unless WithName names them), the plan's name
+	// (WithPolicy), or the route's name for Limit.
 	Policy string
 	// Limit is the limit closest to exhaustion.
 	Limit backend.Limit
@@ -104,6 +105,10 @@ type config struct {
 	engine []httplimit.Option
 	ginConfig
 	health, healthDetails []gin.IRouter
+
+	// The choice of plan of the Limiter's own limits (WithPolicyFunc,
+	// WithLimitsFunc).
+	choose, limitsOf func(*gin.Context) string
 }
 
 // ginConfig holds a policy's settings that take a *gin.Context.
@@ -172,8 +177,8 @@ func WithStrategy(s Strategy) Option { return engine(httplimit.WithStrategy(s)) 
 func WithKeyPrefix(prefix string) Option { return engine(httplimit.WithKeyPrefix(prefix)) }
 
 // WithName names a policy. The name appears in the IETF headers and
-// namespaces the keys, so routes given the same name and the same limits and
-// strategy share one count. The Limiter's own limits are named "default"; a
+// namespaces the keys, so routes given the same name, strategy and periods
+// share one count, each holding it to its own limits. The Limiter's own limits are named "default"; a
 // route limited with Limit is named after its path (such as "/login") unless
 // WithName says otherwise.
 func WithName(name string) Option { return engine(httplimit.WithName(name)) }
@@ -249,6 +254,57 @@ func WithRedisClientCache(on bool) Option { return engine(httplimit.WithRedisCli
 // rediss:// connection, in place of the system's roots; see
 // httplimit.WithRedisCAFile.
 func WithRedisCAFile(path string) Option { return engine(httplimit.WithRedisCAFile(path)) }
+
+// WithPolicy declares a policy of its own limits that WithPolicyFunc can
+// choose by name for a request: a plan. opts may set its WithStrategy,
+// WithHeaders and WithFailureMode. The plans and the Limiter's own policy
+// count a client together, so that a client whose plan changes keeps the
+// units it used; see httplimit.WithPolicy and POLICIES.md in docs/.
+func WithPolicy(name, limits string, opts ...Option) Option {
+	engineOpts := make([]httplimit.Option, len(opts))
+	for i, o := range opts {
+		eo, ok := o.(engineOption)
+		if !ok {
+			return ginOption{name: "WithPolicy", fn: func(*config) error {
+				return invalid(fmt.Sprintf("WithPolicy(%q, %q)", name, limits),
+					fmt.Sprintf("option %d (%v) cannot be given to a policy: only WithStrategy, WithHeaders and WithFailureMode can", i, o))
+			}}
+		}
+		engineOpts[i] = eo.opt
+	}
+	return engine(httplimit.WithPolicy(name, limits, engineOpts...))
+}
+
+// WithPolicyFunc chooses the policy of each request the Limiter's own limits
+// would count (Middleware; not a route's Limit): choose returns the name of a
+// policy declared with WithPolicy, for example the plan of the user an
+// authentication middleware set on c. An empty name, the Limiter's own, or
+// a name no policy has (counted in Stats.UnknownPolicies) is counted by the
+// Limiter's own policy. choose runs on every request and must be fast.
+func WithPolicyFunc(choose func(c *gin.Context) string) Option {
+	return ginOption{name: "WithPolicyFunc", fn: func(c *config) error {
+		if choose == nil {
+			return invalid("WithPolicyFunc(nil)", "the function is nil")
+		}
+		c.choose = choose
+		return nil
+	}}
+}
+
+// WithLimitsFunc gives a request limits of its own, such as a tenant's
+// override loaded from a database: limitsOf returns them in the notation of
+// WithLimits, or "" for those of the request's policy. Each string is parsed
+// once and kept; invalid ones are logged once and counted by the policy's own
+// limits (Stats.InvalidLimits). See httplimit.WithLimitsFunc.
+func WithLimitsFunc(limitsOf func(c *gin.Context) string) Option {
+	return ginOption{name: "WithLimitsFunc", fn: func(c *config) error {
+		if limitsOf == nil {
+			return invalid("WithLimitsFunc(nil)", "the function is nil")
+		}
+		c.limitsOf = limitsOf
+		return nil
+	}}
+}
 
 // FromEnv configures the Limiter from the environment: REDIS_URL and the
 // RATELIMIT_ variables that httplimit.FromEnv lists. RATELIMIT_KEY_BY=ip

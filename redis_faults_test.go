@@ -184,7 +184,7 @@ func TestRedisUnavailableAtBoot(t *testing.T) {
 func TestRedisWrongTypeKey(t *testing.T) {
 	srv := redistest.Start(t)
 	l := redisLimiter(t, srv.URL(), true, ginlimit.WithLimits("2/minute"), ginlimit.WithStrategy(ginlimit.FixedWindow))
-	_, err := srv.Do(t, "SET", "{ginlimit:default:192.0.2.1}:f:2/60", "not a hash")
+	_, err := srv.Do(t, "SET", "{ginlimit:default:192.0.2.1}:f:60", "not a hash")
 	require.NoError(t, err)
 	r := newRouter(l)
 	assert.Equal(t, []int{200, 200, 429}, statuses(r, request{}, 3), "decided in memory")

@@ -33,9 +33,15 @@ var (
 // nothing. The decision is atomic: concurrent calls for the same key behave as
 // if they ran one after another.
 //
-// Counts are kept per key and policy: calls for one key with different
-// policies (another strategy, other limits, or the same limits in another
-// order) count apart and never reset each other.
+// Counts are kept per key and shape of policy: its strategy and the periods
+// of its limits, in order. A limit's Count is only the threshold the units
+// counted in its period are held to: calls for one key with policies of the
+// same shape share their counts, whatever their Counts (a client moved from a
+// plan of 60/minute to one of 1000/minute keeps the units it used this
+// minute), and calls with policies of another shape (another strategy, other
+// periods, or the same periods in another order) count apart and never reset
+// each other. A token bucket keeps its debt in time: moved to a faster rate,
+// it refills at that rate from where it was.
 //
 // p has been validated (Policy.Validate) by the caller, cost is zero or more
 // (zero asks without consuming), and key is not empty. A Backend must not keep

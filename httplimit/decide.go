@@ -113,7 +113,7 @@ func (l *Limiter) Decide(ctx context.Context, p *Policy, key string, cost int64)
 	if res.Now.IsZero() {
 		res.Now = l.now()
 	}
-	i := tightest(res, len(s.limits))
+	i := tightest(res, s)
 	d.scope = s
 	d.Allowed, d.RetryAfter = res.Allowed, res.RetryAfter
 	d.Limit, d.Remaining, d.Reset = s.limits[i], res.States[i].Remaining, res.States[i].Reset

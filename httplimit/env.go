@@ -17,6 +17,7 @@ import (
 const (
 	EnvEnabled       = "RATELIMIT_ENABLED"
 	EnvDefault       = "RATELIMIT_DEFAULT"
+	EnvPolicies      = "RATELIMIT_POLICIES"
 	EnvStrategy      = "RATELIMIT_STRATEGY"
 	EnvKeyPrefix     = "RATELIMIT_KEY_PREFIX"
 	EnvKeyBy         = "RATELIMIT_KEY_BY"
@@ -34,7 +35,7 @@ const (
 // envVars lists every variable FromEnv knows; any other RATELIMIT_ variable is
 // a mistake it reports.
 var envVars = []string{
-	EnvEnabled, EnvDefault, EnvStrategy, EnvKeyPrefix, EnvKeyBy, EnvHeaders, EnvMemoryMaxKeys,
+	EnvEnabled, EnvDefault, EnvPolicies, EnvStrategy, EnvKeyPrefix, EnvKeyBy, EnvHeaders, EnvMemoryMaxKeys,
 	EnvRedisURL, EnvRedisTimeout, EnvFailureMode, EnvFallbackLimits, EnvClientCache, EnvRedisCAFile,
 }
 
@@ -42,6 +43,7 @@ var envVars = []string{
 //
 //	RATELIMIT_ENABLED          true or false, or 1 or 0 (false passes everything)  default true
 //	RATELIMIT_DEFAULT          limits, as WithLimits                              default 100/minute
+//	RATELIMIT_POLICIES         name=limits;..., as WithPolicy (see below)         default unset
 //	RATELIMIT_STRATEGY         fixed-window, sliding-window or token-bucket      default sliding-window
 //	RATELIMIT_KEY_PREFIX       key namespace, as WithKeyPrefix                    default ginlimit
 //	RATELIMIT_KEY_BY           ip, header:<Name> or xff:<N>                       default ip
@@ -53,6 +55,11 @@ var envVars = []string{
 //	RATELIMIT_FALLBACK_LIMITS  limits while in memory, as WithFallbackLimits      default unset
 //	RATELIMIT_CLIENT_CACHE     auto or off, as WithRedisClientCache               default auto
 //	RATELIMIT_REDIS_CA_FILE    PEM file of CA certificates for rediss://          default unset: system roots
+//
+// RATELIMIT_POLICIES declares the policies WithPolicyFunc chooses between,
+// each as name=limits, separated by ';', with a policy's limits separated by
+// ',': "free=60/minute;pro=1000/minute,10000/day". They take the Limiter's
+// strategy and settings.
 //
 // An unset or empty variable keeps the value configured before FromEnv. A
 // value that does not parse, or a RATELIMIT_ variable FromEnv does not know
@@ -150,6 +157,8 @@ func envOption(name, value string) (Option, error) {
 		return WithEnabled(enabled), nil
 	case EnvDefault:
 		return WithLimits(value), nil
+	case EnvPolicies:
+		return parsePolicies(value)
 	case EnvStrategy:
 		s, err := backend.ParseStrategy(value)
 		if err != nil {
@@ -200,6 +209,44 @@ func envOption(name, value string) (Option, error) {
 		return WithRedisCAFile(value), nil
 	}
 	return nil, fmt.Errorf("no option for %s", name) // envVars and this switch disagree
+}
+
+// parsePolicies reads RATELIMIT_POLICIES: name=limits entries separated by
+// ';', with the limits of one separated by ','.
+func parsePolicies(value string) (Option, error) {
+	var opts []Option
+	var names []string
+	for entry := range strings.SplitSeq(value, ";") {
+		entry = strings.TrimSpace(entry)
+		name, limits, ok := strings.Cut(entry, "=")
+		name, limits = strings.TrimSpace(name), strings.TrimSpace(limits)
+		switch {
+		case entry == "":
+			return nil, errors.New("an entry is empty (write name=limits, separate policies with ';' and the limits of one with ',')")
+		case !ok:
+			return nil, fmt.Errorf("entry %q is not name=limits (separate policies with ';' and the limits of one with ',')", entry)
+		}
+		if err := checkName(name); err != nil {
+			return nil, fmt.Errorf("policy %q: %w", name, err)
+		}
+		if slices.Contains(names, name) {
+			return nil, fmt.Errorf("policy %q is declared twice", name)
+		}
+		names = append(names, name)
+		if _, err := backend.ParseLimits(limits); err != nil {
+			return nil, fmt.Errorf("policy %q: %w", name, err)
+		}
+		opts = append(opts, WithPolicy(name, limits))
+	}
+	return limiterOption(EnvPolicies, func(c *config) error {
+		for _, o := range opts {
+			if err := o.apply(c); err != nil {
+				return err
+			}
+			c.policies[len(c.policies)-1].from = envOrigin(EnvPolicies, value)
+		}
+		return nil
+	}), nil
 }
 
 // parseKeyBy reads RATELIMIT_KEY_BY: "ip", "header:<Name>" or "xff:<N>".

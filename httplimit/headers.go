@@ -2,6 +2,7 @@ package httplimit
 
 import (
 	"fmt"
+	"math/bits"
 	"net/http"
 	"strconv"
 	"strings"
@@ -69,6 +70,8 @@ type scope struct {
 	remainingFrom []int64
 	policy        string   // RateLimit-Policy value
 	items         []string // quoted IETF item name per limit
+	hidden        uint8    // bit i: limit i is counted, never shown
+	first         int      // the first limit shown
 
 	// sharedReset is set for sliding windows, which are aligned to the clock:
 	// every key's window ends at the same time, so the last reset text is
@@ -89,35 +92,48 @@ type epoch struct {
 	text string
 }
 
-func newScope(keyPrefix, name string, p backend.Policy) *scope {
+// newScope returns the scope of the policy p named name, counted in the
+// namespace space of the Limiter's prefix. The limits of p marked in hidden
+// (bit i for limit i) are counted and never shown: they are the periods that
+// other plans have (see plans.go). cached bounds the Remaining values kept
+// formatted per limit (maxCachedRemaining, or fewer for a per-request
+// policy).
+func newScope(keyPrefix, space, name string, p backend.Policy, hidden uint8, cached int64) *scope {
 	limits := p.Limits
 	s := &scope{
 		name:          name,
-		keyPrefix:     keyPrefix + ":" + name + ":",
+		keyPrefix:     keyPrefix + ":" + space + ":",
 		limits:        limits,
+		hidden:        hidden,
 		counts:        make([]string, len(limits)),
 		remaining:     make([][]string, len(limits)),
 		remainingFrom: make([]int64, len(limits)),
 		items:         make([]string, len(limits)),
 		sharedReset:   p.Strategy == backend.SlidingWindow,
 	}
-	policies := make([]string, len(limits))
+	for s.hidden&(1<<s.first) != 0 {
+		s.first++
+	}
+	var policies []string
 	for i, l := range limits {
+		if s.isHidden(i) {
+			continue
+		}
 		s.counts[i] = strconv.FormatInt(l.Count, 10)
-		from := max(0, l.Count-maxCachedRemaining)
+		from := max(0, l.Count-cached)
 		s.remainingFrom[i] = from
 		s.remaining[i] = make([]string, l.Count-from+1)
 		for n := range s.remaining[i] {
 			s.remaining[i][n] = strconv.FormatInt(from+int64(n), 10)
 		}
 		item := name
-		if len(limits) > 1 {
+		if len(limits) > bits.OnesCount8(hidden)+1 {
 			// "default-minute", "default-7days": distinct names per limit.
 			_, unit, _ := strings.Cut(l.String(), "/")
 			item += "-" + strings.ReplaceAll(unit, " ", "")
 		}
 		s.items[i] = sfString(item)
-		policies[i] = s.items[i] + ";q=" + s.counts[i] + ";w=" + strconv.FormatInt(int64(l.Period/time.Second), 10)
+		policies = append(policies, s.items[i]+";q="+s.counts[i]+";w="+strconv.FormatInt(int64(l.Period/time.Second), 10))
 	}
 	s.policy = strings.Join(policies, ", ")
 	return s
@@ -186,11 +202,17 @@ func (s *scope) keepReset(sec int64, text string) string {
 	return text
 }
 
-// tightest returns the index of the limit closest to exhaustion: the fewest
-// remaining, and of those the longest until reset.
-func tightest(res *backend.Result, n int) int {
-	best := 0
-	for i := 1; i < n; i++ {
+// isHidden reports whether limit i is counted and never shown.
+func (s *scope) isHidden(i int) bool { return s.hidden&(1<<i) != 0 }
+
+// tightest returns the index of the shown limit closest to exhaustion: the
+// fewest remaining, and of those the longest until reset.
+func tightest(res *backend.Result, s *scope) int {
+	best := s.first
+	for i := best + 1; i < len(s.limits); i++ {
+		if s.isHidden(i) {
+			continue
+		}
 		a, b := res.States[i], res.States[best]
 		if a.Remaining < b.Remaining || a.Remaining == b.Remaining && a.Reset > b.Reset {
 			best = i
@@ -213,7 +235,7 @@ func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result, co
 		retryAfter = retryAfterSeconds(res.RetryAfter)
 	}
 	if mode == HeadersLegacy || mode == HeadersBoth {
-		i := tightest(res, n)
+		i := tightest(res, s)
 		st := res.States[i]
 		resetIn := int64(st.Reset)
 		if retryAfter >= 0 && st.Remaining < cost {
@@ -231,7 +253,10 @@ func writeHeaders(h http.Header, mode Headers, s *scope, res *backend.Result, co
 		var buf [256]byte
 		b := buf[:0]
 		for i := 0; i < n; i++ {
-			if i > 0 {
+			if s.isHidden(i) {
+				continue
+			}
+			if len(b) > 0 {
 				b = append(b, ", "...)
 			}
 			st := res.States[i]

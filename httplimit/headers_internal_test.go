@@ -23,10 +23,10 @@ func TestLegacyTextRemaining(t *testing.T) {
 		{count: backend.MaxCount, give: []int64{0, 7, backend.MaxCount - 1025, backend.MaxCount - 1024, backend.MaxCount}},
 	}
 	for _, tt := range tests {
-		s := newScope("ginlimit", "default", backend.Policy{
+		s := newScope("ginlimit", "default", "default", backend.Policy{
 			Strategy: backend.FixedWindow,
 			Limits:   []backend.Limit{{Count: tt.count, Period: time.Minute}},
-		})
+		}, 0, maxCachedRemaining)
 		for _, remaining := range tt.give {
 			got, reset := s.legacyText(0, remaining, 1700000000)
 			assert.Equal(t, strconv.FormatInt(remaining, 10), got, "count %d", tt.count)

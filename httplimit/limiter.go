@@ -46,6 +46,7 @@ type Limiter struct {
 	memMu   sync.Mutex
 	memOpts []memory.Option
 	def     *Policy
+	plans   *plans // the policies chosen per request, if any (plans.go)
 
 	stats  counters
 	exempt atomic.Pointer[[]string] // URL paths the middleware never limits
@@ -79,7 +80,7 @@ func New(opts ...Option) (*Limiter, error) {
 			return nil, err
 		}
 	}
-	def, err := l.compile(&cfg)
+	def, err := l.compilePlans(&cfg)
 	if err != nil {
 		l.Close()
 		return nil, err
@@ -87,6 +88,13 @@ func New(opts ...Option) (*Limiter, error) {
 	l.def = def
 	attrs := []any{"enabled", cfg.enabled, "backend", l.configuredBackend(),
 		"strategy", cfg.strategy.String(), "limits", backend.FormatLimits(cfg.limits)}
+	if len(cfg.policies) > 0 {
+		plans := make([]string, len(cfg.policies))
+		for i, d := range cfg.policies {
+			plans[i] = d.name + "=" + backend.FormatLimits(l.plans.byName[d.name].limitsShown())
+		}
+		attrs = append(attrs, "policies", plans)
+	}
 	if l.remote != nil {
 		if l.remote.addr != "" {
 			attrs = append(attrs, "addr", l.remote.addr)

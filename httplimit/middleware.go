@@ -54,6 +54,7 @@ func (l *Limiter) handler(p *Policy, next http.Handler) http.Handler {
 	if !l.cfg.enabled {
 		return next
 	}
+	chooses := p == l.def && l.plans != nil
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if l.isExempt(r.URL.Path) {
 			next.ServeHTTP(w, r)
@@ -63,6 +64,10 @@ func (l *Limiter) handler(p *Policy, next http.Handler) http.Handler {
 			l.CountSkipped()
 			next.ServeHTTP(w, r)
 			return
+		}
+		p := p // the plans share the Limiter's skip, key, cost and handler
+		if chooses {
+			p = l.choose(r)
 		}
 		key := p.Key(r)
 		if key == "" {

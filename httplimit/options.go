@@ -79,6 +79,11 @@ type limiterConfig struct {
 	redis          redisConfig
 	fallbackLimits []backend.Limit
 	onFallback     func(active bool)
+
+	// The plans (plans.go).
+	policies []declaredPolicy
+	choose   func(*http.Request) string
+	limitsOf func(*http.Request) string
 }
 
 // routeConfig holds the settings of one policy: the Limiter's own limits,
@@ -237,8 +242,9 @@ func WithKeyPrefix(prefix string) Option {
 }
 
 // WithName names a policy. The name appears in the IETF headers and
-// namespaces the keys, so routes given the same name and the same limits and
-// strategy share one count (a backend counts each policy of a key apart). The
+// namespaces the keys, so routes given the same name, strategy and periods
+// share one count, each holding it to its own limits (a backend counts each
+// strategy and periods of a key apart, see backend.Backend). The
 // Limiter's own limits are named "default"; a route limited with Limit is
 // named after its route pattern (such as "POST /login", see Policy.ForRoute)
 // unless WithName says otherwise.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ginlimit/ginlimit/backend"
 	"github.com/ginlimit/ginlimit/backend/redis"
@@ -27,9 +28,14 @@ type rules struct {
 	routeConfig
 	policy   backend.Policy
 	fallback backend.Policy // decides in memory while the shared backend cannot
+	hidden   uint8          // the limits of policy counted for other plans, never shown (plans.go)
+	space    string         // the namespace of the counts: the name, or the plans'
 
 	perRoute bool     // named after each route (ForRoute), not fixed
 	routes   sync.Map // route pattern -> *Policy, when perRoute
+
+	overrides sync.Map     // limits string -> *Policy of those limits (Policy.Override)
+	nOverride atomic.Int64 // entries of overrides
 }
 
 // Default returns the policy of the Limiter's own limits, named "default"
@@ -61,11 +67,13 @@ func (l *Limiter) Policy(limits string, opts ...Option) (*Policy, error) {
 			return nil, err
 		}
 	}
-	return l.compile(&cfg)
+	return l.compile(&cfg, nil, maxCachedRemaining)
 }
 
-// compile checks the policy cfg describes and prepares it.
-func (l *Limiter) compile(cfg *config) (*Policy, error) {
+// compile checks the policy cfg describes and prepares it, counted with
+// others in the namespace and periods of share when it is not nil (see
+// plans.go), with cached Remaining values kept formatted per limit.
+func (l *Limiter) compile(cfg *config, share *sharing, cached int64) (*Policy, error) {
 	r := &rules{
 		routeConfig: cfg.routeConfig,
 		policy:      backend.Policy{Strategy: cfg.strategy, Limits: slices.Clone(cfg.limits)},
@@ -79,24 +87,40 @@ func (l *Limiter) compile(cfg *config) (*Policy, error) {
 			return nil, invalidFrom(cfg.from.limits, fmt.Errorf("%w%s", err, named(cfg.from.strategy, l.cfg.from.redis)))
 		}
 	}
-	r.fallback = fallbackPolicy(r.policy, l.cfg.fallbackLimits)
-	if err := r.fallback.Validate(); err != nil {
-		return nil, invalid(l.cfg.from.fallback, fmt.Errorf("with the limits %q%s: %w", backend.FormatLimits(r.policy.Limits), named(cfg.from.limits), err))
-	}
 	name := cfg.name
 	if r.perRoute {
 		name = routeName("")
 	}
-	return l.newPolicy(r, name), nil
+	r.space = name
+	if share != nil {
+		r.space = share.space
+		r.policy.Limits, r.hidden = share.expand(r.policy)
+	}
+	r.fallback = fallbackPolicy(r.policy, l.cfg.fallbackLimits)
+	if err := r.fallback.Validate(); err != nil {
+		return nil, invalid(l.cfg.from.fallback, fmt.Errorf("with the limits %q%s: %w", backend.FormatLimits(r.policy.Limits), named(cfg.from.limits), err))
+	}
+	return l.newPolicy(r, name, cached), nil
 }
 
 // newPolicy returns the policy of r under name, with the scope of its
 // fallback limits when they differ.
-func (l *Limiter) newPolicy(r *rules, name string) *Policy {
-	s := newScope(l.cfg.keyPrefix, name, r.policy)
+func (l *Limiter) newPolicy(r *rules, name string, cached int64) *Policy {
+	space := r.space
+	if r.perRoute {
+		space = name
+	}
+	s := newScope(l.cfg.keyPrefix, space, name, r.policy, r.hidden, cached)
 	s.fallback = s
 	if !slices.Equal(r.fallback.Limits, r.policy.Limits) {
-		s.fallback = newScope(l.cfg.keyPrefix, name, r.fallback)
+		// A fallback limit of a hidden limit's period is shown.
+		hidden := r.hidden
+		for i, f := range r.fallback.Limits[:len(r.policy.Limits)] {
+			if f != r.policy.Limits[i] {
+				hidden &^= 1 << i
+			}
+		}
+		s.fallback = newScope(l.cfg.keyPrefix, space, name, r.fallback, hidden, cached)
 	}
 	return &Policy{l: l, rules: r, scope: s}
 }
@@ -127,7 +151,7 @@ func (p *Policy) ForRoute(pattern string) *Policy {
 	if v, ok := p.routes.Load(pattern); ok {
 		return v.(*Policy)
 	}
-	v, _ := p.routes.LoadOrStore(pattern, p.l.newPolicy(p.rules, routeName(pattern)))
+	v, _ := p.routes.LoadOrStore(pattern, p.l.newPolicy(p.rules, routeName(pattern), maxCachedRemaining))
 	return v.(*Policy)
 }
 

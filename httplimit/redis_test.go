@@ -85,3 +85,38 @@ func TestRedisInstancesShareOneLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisPlanChangeAcrossInstances moves one client between plans on two
+// instances sharing one Redis: whichever instance and plan decides, the
+// units used stay used, and a denial one instance watches for the free plan
+// does not deny the client's first request as pro.
+func TestRedisPlanChangeAcrossInstances(t *testing.T) {
+	srv := redistest.Start(t)
+	var servers []http.Handler
+	var limiters []*httplimit.Limiter
+	for range 2 {
+		l, err := httplimit.New(plansOptions(httplimit.WithRedisURL(srv.URL()), httplimit.WithRedisTimeout(5*time.Second),
+			httplimit.WithLogger(discardLogger()))...)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, l.Close()) })
+		require.Eventually(t, func() bool { return l.Status().RedisConnected }, 10*time.Second, 10*time.Millisecond)
+		h, _ := newServer(l)
+		servers, limiters = append(servers, h), append(limiters, l)
+	}
+	a, b := servers[0], servers[1]
+	client := "192.0.2.1:1"
+
+	assert.Equal(t, []int{200, 200, 200, 429}, statuses(a, asPlan(client, "free"), 4), "free on a")
+	assert.Equal(t, http.StatusTooManyRequests, serve(b, asPlan(client, "free")).Code, "free on b")
+	require.Eventually(t, func() bool { return limiters[0].Stats().Watched == 1 }, 5*time.Second, time.Millisecond,
+		"a watches the client's denial")
+	assert.Equal(t, http.StatusOK, serve(a, asPlan(client, "pro")).Code, "pro on a: 4 of 5")
+	assert.Equal(t, http.StatusOK, serve(b, asPlan(client, "pro")).Code, "pro on b: 5 of 5")
+	assert.Equal(t, http.StatusTooManyRequests, serve(a, asPlan(client, "pro")).Code, "pro on a")
+	assert.Equal(t, http.StatusTooManyRequests, serve(b, asPlan(client, "free")).Code, "back to free on b")
+	for i, l := range limiters {
+		st := l.Stats()
+		assert.Zero(t, st.Fallback, "instance %d decided in Redis", i)
+	}
+	assert.Equal(t, uint64(5), limiters[0].Stats().Allowed+limiters[1].Stats().Allowed, "5 admitted in all")
+}

@@ -28,6 +28,12 @@ type Stats struct {
 	// Evictions counts keys the memory backend dropped to stay within its
 	// bound (WithMemoryMaxKeys) before they expired.
 	Evictions uint64 `json:"evictions"`
+	// UnknownPolicies counts requests for which WithPolicyFunc (or Named)
+	// named no policy, counted by the Limiter's own; InvalidLimits, requests
+	// whose per-request limits (WithLimitsFunc, Policy.Override) were
+	// invalid, counted by their policy's own.
+	UnknownPolicies uint64 `json:"unknown_policies"`
+	InvalidLimits   uint64 `json:"invalid_limits"`
 }
 
 // counters are the Limiter's live counts, striped over cache lines so that
@@ -39,7 +45,7 @@ type counters struct {
 type stripe struct {
 	allowed, denied, skipped, errors atomic.Uint64
 	fallback, unavailable            atomic.Uint64
-	_                                [16]byte // pad to a cache line
+	unknownPolicies, invalidLimits   atomic.Uint64
 }
 
 // stripe returns a stripe chosen at random: the generator is per thread, so
@@ -59,6 +65,8 @@ func (l *Limiter) Stats() Stats {
 		s.Errors += st.errors.Load()
 		s.Fallback += st.fallback.Load()
 		s.Unavailable += st.unavailable.Load()
+		s.UnknownPolicies += st.unknownPolicies.Load()
+		s.InvalidLimits += st.invalidLimits.Load()
 	}
 	if r := l.remote; r != nil {
 		if cur := r.cur.Load(); cur != nil {

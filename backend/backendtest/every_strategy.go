@@ -25,6 +25,7 @@ var everyStrategy = []test{
 	{"KeysAreIndependent", testKeysAreIndependent},
 	{"ExactUnderConcurrency", testExactUnderConcurrency},
 	{"PoliciesAreIndependent", testPoliciesAreIndependent},
+	{"CountsFollowTheShape", testCountsFollowTheShape},
 }
 
 func testAdmitsCountThenDenies(t *testing.T, s suite) {
@@ -292,9 +293,9 @@ func testExactUnderConcurrency(t *testing.T, s suite) {
 	e.deny(key, p, 1)
 }
 
-// testPoliciesAreIndependent sends one key several policies, interleaved: a
-// backend counts each (key, policy) pair apart, so no policy can reset
-// another's counts, and each admits exactly its own count.
+// testPoliciesAreIndependent sends one key several policies of different
+// shapes, interleaved: a backend counts each (key, shape) pair apart, so no
+// policy can reset another's counts, and each admits exactly its own count.
 func testPoliciesAreIndependent(t *testing.T, s suite) {
 	e := s.env(t)
 	key := e.key("k")
@@ -304,7 +305,7 @@ func testPoliciesAreIndependent(t *testing.T, s suite) {
 	}
 	policies := []backend.Policy{
 		e.policy("2/minute"),
-		e.policy("3/minute"),
+		e.policy("3/hour"),
 		e.policyOf(other, "2/minute"),
 		e.policy("2/minute;10/hour"),
 		e.policy("10/hour;2/minute"), // the same limits in another order
@@ -319,4 +320,29 @@ func testPoliciesAreIndependent(t *testing.T, s suite) {
 		}
 	}
 	assert.Equal(t, wants, admitted, "admitted per policy, interleaved on one key")
+}
+
+// testCountsFollowTheShape moves one key between policies of one shape and
+// other Counts, as a client changes plans: the units it used stay used. A
+// window keeps its count of units; a token bucket keeps its debt in time,
+// which is the share of its capacity used, so that a faster plan refills it
+// at its own rate.
+func testCountsFollowTheShape(t *testing.T, s suite) {
+	e := s.env(t)
+	key := e.key("k")
+	for range 3 {
+		e.admit(key, e.policy("5/minute"), 1)
+	}
+	n, _ := e.admitAll(key, e.policy("4/minute"), 1)
+	assert.Equal(t, 1, n, "admitted by 4/minute after 3 units of 5/minute")
+	// Windows: 4 units used of 10. Token bucket: 3 tokens of 12 s and one of
+	// 15 s make 51 s of debt, 85% of a minute: 1.5 tokens of 10 left.
+	want := 6
+	if s.strategy == backend.TokenBucket {
+		want = 1
+	}
+	n, _ = e.admitAll(key, e.policy("10/minute"), 1)
+	assert.Equal(t, want, n, "admitted by 10/minute after 4 units")
+	n, _ = e.admitAll(key, e.policy("4/hour"), 1)
+	assert.Equal(t, 4, n, "admitted by 4/hour, of another shape")
 }

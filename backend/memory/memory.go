@@ -123,17 +123,17 @@ func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int6
 	return r, nil
 }
 
-// policyHash mixes a policy into a key's hash, so that each (key, policy)
-// pair has counters of its own. Policies are the application's, not its
-// clients', and the key hashes are seeded at random, so two pairs collide with
-// probability about 2^-96.
+// policyHash mixes the shape of a policy (its strategy and periods, see
+// backend.Backend) into a key's hash, so that each (key, shape) pair has
+// counters of its own, whatever the Counts. Policies are the application's,
+// not its clients', and the key hashes are seeded at random, so two pairs
+// collide with probability about 2^-96.
 //
-// The strategy starts in the top two bits, which no Count reaches (checkCall
-// bounds both), so that the first mix already tells strategies apart.
+// The strategy starts in the top two bits, which no valid Period reaches
+// (backend.MaxPeriod), so that the first mix already tells strategies apart.
 func policyHash(p backend.Policy) uint64 {
 	h := (uint64(p.Strategy) + 1) << 62
 	for _, l := range p.Limits {
-		h = mix(h ^ uint64(l.Count))
 		h = mix(h ^ uint64(l.Period))
 	}
 	return h

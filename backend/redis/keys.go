@@ -10,16 +10,17 @@ import (
 
 // Key returns the Redis key that holds the state of key under p:
 //
-//	{<key>}:<strategy>:<count>/<seconds>[,<count>/<seconds>...]
+//	{<key>}:<strategy>:<seconds>[,<seconds>...]
 //
-// such as "{ginlimit:default:203.0.113.7}:s:100/60". The whole key is the
-// Redis Cluster hash tag, so every client lands on a slot of its own and one
-// decision touches one slot. Bytes of key outside printable ASCII, and the
+// such as "{ginlimit:default:203.0.113.7}:s:60,3600" for limits of a minute
+// and an hour. The whole key is the Redis Cluster hash tag, so every client
+// lands on a slot of its own and one decision touches one slot. Bytes of key outside printable ASCII, and the
 // characters { } % that would end the tag early or make two keys collide, are
-// written as %XX. The policy part keeps the counts of different policies of
-// one key apart, as the backend contract requires.
+// written as %XX. The policy part keeps the counts of policies of different
+// shapes apart, and shares those of policies that differ only in their
+// Counts, as the backend contract requires.
 func Key(key string, p backend.Policy) string {
-	b := appendKey(make([]byte, 0, len(key)+16+16*len(p.Limits)), key, p)
+	b := appendKey(make([]byte, 0, len(key)+16+11*len(p.Limits)), key, p)
 	return unsafe.String(unsafe.SliceData(b), len(b)) // b is never written again
 }
 
@@ -43,8 +44,6 @@ func appendKey(dst []byte, key string, p backend.Policy) []byte {
 		} else {
 			dst = append(dst, ',')
 		}
-		dst = strconv.AppendInt(dst, l.Count, 10)
-		dst = append(dst, '/')
 		dst = strconv.AppendInt(dst, int64(l.Period/time.Second), 10)
 	}
 	return dst

@@ -194,7 +194,7 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 	}
 	rkey := Key(key, p)
 	if s.watch != nil && !s.watch.tracked && cost > 0 {
-		if r, ok := s.watch.deny(ctx, rkey, cost, sent); ok {
+		if r, ok := s.watch.deny(ctx, rkey, p, cost, sent); ok {
 			return r, nil
 		}
 	}
@@ -278,7 +278,7 @@ func (s *Store) allowLocal(key string, p backend.Policy, cost int64, now time.Ti
 	}
 	var buf [128]byte
 	rkey := appendKey(buf[:0], key, p)
-	return s.watch.denyLocal(unsafe.String(unsafe.SliceData(rkey), len(rkey)), cost, now)
+	return s.watch.denyLocal(unsafe.String(unsafe.SliceData(rkey), len(rkey)), p, cost, now)
 }
 
 // limitArgsCache holds the script arguments of the limits seen, up to

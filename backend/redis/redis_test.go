@@ -128,12 +128,12 @@ func TestKey(t *testing.T) {
 		p    backend.Policy
 		want string
 	}{
-		{"ip", "ginlimit:default:203.0.113.7", sliding, "{ginlimit:default:203.0.113.7}:s:100/60"},
-		{"fixed, two limits", "k", policy(t, backend.FixedWindow, "10/second;1000/hour"), "{k}:f:10/1,1000/3600"},
-		{"token bucket", "k", policy(t, backend.TokenBucket, "5/minute"), "{k}:t:5/60"},
-		{"braces", "a{b}c", sliding, "{a%7Bb%7Dc}:s:100/60"},
-		{"space, newline, percent", "a b\nc%", sliding, "{a%20b%0Ac%25}:s:100/60"},
-		{"non-ASCII", "é", sliding, "{%C3%A9}:s:100/60"},
+		{"ip", "ginlimit:default:203.0.113.7", sliding, "{ginlimit:default:203.0.113.7}:s:60"},
+		{"fixed, two limits", "k", policy(t, backend.FixedWindow, "10/second;1000/hour"), "{k}:f:1,3600"},
+		{"token bucket", "k", policy(t, backend.TokenBucket, "5/minute"), "{k}:t:60"},
+		{"braces", "a{b}c", sliding, "{a%7Bb%7Dc}:s:60"},
+		{"space, newline, percent", "a b\nc%", sliding, "{a%20b%0Ac%25}:s:60"},
+		{"non-ASCII", "é", sliding, "{%C3%A9}:s:60"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

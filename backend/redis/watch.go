@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,12 +59,14 @@ func newWatchList(client rueidis.Client, max int, tracked bool) *watchList {
 	return &watchList{client: client, max: max, tracked: tracked, watched: make(map[string]*watch)}
 }
 
-// lookup returns the watch on rkey that still denies cost at now, if any.
-func (wl *watchList) lookup(rkey string, cost int64, now time.Time) *watch {
+// lookup returns the watch on rkey that still denies cost under p at now, if
+// any. A watch is of the limits it was denied by: a policy of the same shape
+// with other Counts (another plan of the client) is decided by the server.
+func (wl *watchList) lookup(rkey string, p backend.Policy, cost int64, now time.Time) *watch {
 	wl.mu.Lock()
 	w := wl.watched[rkey]
 	wl.mu.Unlock()
-	if w == nil || cost != w.cost {
+	if w == nil || cost != w.cost || !slices.Equal(p.Limits, w.policy.Limits) {
 		return nil
 	}
 	if !now.Before(w.until) {
@@ -75,11 +78,11 @@ func (wl *watchList) lookup(rkey string, cost int64, now time.Time) *watch {
 
 // denyLocal returns the Result of a request still denied by a watch on rkey,
 // and true, when a Tracker keeps the watches current; or false.
-func (wl *watchList) denyLocal(rkey string, cost int64, now time.Time) (backend.Result, bool) {
+func (wl *watchList) denyLocal(rkey string, p backend.Policy, cost int64, now time.Time) (backend.Result, bool) {
 	if !wl.tracked {
 		return backend.Result{}, false
 	}
-	if w := wl.lookup(rkey, cost, now); w != nil {
+	if w := wl.lookup(rkey, p, cost, now); w != nil {
 		return w.at(now), true
 	}
 	return backend.Result{}, false
@@ -87,11 +90,11 @@ func (wl *watchList) denyLocal(rkey string, cost int64, now time.Time) (backend.
 
 // deny returns the Result of a request still denied by a watch on rkey, and
 // true; or false when the request must be decided by the server.
-func (wl *watchList) deny(ctx context.Context, rkey string, cost int64, now time.Time) (backend.Result, bool) {
+func (wl *watchList) deny(ctx context.Context, rkey string, p backend.Policy, cost int64, now time.Time) (backend.Result, bool) {
 	if wl.tracked {
-		return wl.denyLocal(rkey, cost, now)
+		return wl.denyLocal(rkey, p, cost, now)
 	}
-	w := wl.lookup(rkey, cost, now)
+	w := wl.lookup(rkey, p, cost, now)
 	if w == nil {
 		return backend.Result{}, false
 	}

@@ -1,0 +1,62 @@
+package ginlimit_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ginlimit/ginlimit"
+)
+
+// planRouter serves GET / behind an authentication stand-in that sets the
+// plan and tenant limits the request's headers name, and then l.
+func planRouter(l *ginlimit.Limiter) *gin.Engine {
+	r := gin.New()
+	r.Use(func(c *gin.Context) {
+		c.Set("plan", c.GetHeader("X-Plan"))
+		c.Set("limits", c.GetHeader("X-Limits"))
+	}, l.Middleware())
+	r.GET("/", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+	return r
+}
+
+func onPlan(plan string) request {
+	return request{header: http.Header{"X-Plan": {plan}}}
+}
+
+func TestPlansThroughGin(t *testing.T) {
+	l, _ := newLimiter(t,
+		ginlimit.WithName("free"), ginlimit.WithLimits("3/minute"), ginlimit.WithStrategy(ginlimit.FixedWindow),
+		ginlimit.WithPolicy("pro", "5/minute;100/day", ginlimit.WithHeaders(ginlimit.HeadersIETF)),
+		ginlimit.WithPolicyFunc(func(c *gin.Context) string { return c.GetString("plan") }),
+		ginlimit.WithLimitsFunc(func(c *gin.Context) string { return c.GetString("limits") }),
+	)
+	r := planRouter(l)
+
+	assert.Equal(t, []int{200, 200, 200, 429}, statuses(r, onPlan("free"), 4))
+	w := serve(r, onPlan("pro"))
+	assert.Equal(t, http.StatusOK, w.Code, "upgraded: 4 of pro's 5")
+	assert.Equal(t, `"pro-minute";q=5;w=60, "pro-day";q=100;w=86400`, w.Header().Get("RateLimit-Policy"), "pro's own headers")
+	assert.Equal(t, []int{200, 429}, statuses(r, onPlan("pro"), 2))
+
+	tenant := request{header: http.Header{"X-Plan": {"pro"}, "X-Limits": {"7/minute"}}}
+	assert.Equal(t, []int{200, 200, 429}, statuses(r, tenant, 3), "the tenant's 7/minute, 5 used")
+	assert.Equal(t, http.StatusTooManyRequests, serve(r, onPlan("gold")).Code)
+	st := l.Stats()
+	assert.Equal(t, uint64(1), st.UnknownPolicies)
+	assert.Zero(t, st.InvalidLimits)
+}
+
+func TestPolicyRefusesGinOptions(t *testing.T) {
+	_, err := ginlimit.NewLimiter(ginlimit.WithPolicy("pro", "5/minute", ginlimit.WithKeyFunc(func(*gin.Context) string { return "" })),
+		ginlimit.WithLogger(discardLogger()))
+	require.ErrorIs(t, err, ginlimit.ErrInvalidOption)
+	assert.Contains(t, err.Error(), `ginlimit: WithPolicy("pro", "5/minute"): invalid option: option 0 (WithKeyFunc) cannot be given to a policy`)
+	for _, o := range []ginlimit.Option{ginlimit.WithPolicyFunc(nil), ginlimit.WithLimitsFunc(nil)} {
+		_, err := ginlimit.NewLimiter(o)
+		require.ErrorIs(t, err, ginlimit.ErrInvalidOption)
+	}
+}
