@@ -78,6 +78,28 @@ type LocalDecider interface {
 	AllowLocal(key string, p Policy, cost int64) (Result, bool)
 }
 
+// Controller is implemented by backends that can change a key's counts from
+// outside a request, for a support desk, an admin route or a test. Each acts
+// on key under the shape of p (its strategy and periods, see Backend), and
+// takes effect at once for every caller of the backend: a shared store
+// tells the others. Reading a key's counts needs no Controller: Allow with
+// cost zero reports them without consuming.
+type Controller interface {
+	// Reset forgets key's counts and any block of it.
+	Reset(ctx context.Context, key string, p Policy) error
+	// Block denies every request of key for d from now, whatever its counts,
+	// consuming nothing: Allow reports Blocked, and a RetryAfter of at least
+	// the time left. A later Block replaces the time left.
+	Block(ctx context.Context, key string, p Policy, d time.Duration) error
+	// Unblock ends a block of key, if any; its counts are kept.
+	Unblock(ctx context.Context, key string, p Policy) error
+	// Refund gives back cost units consumed by a request of key that is
+	// not to count, such as one whose outcome the caller does not limit. A
+	// count never goes below zero, and units of a window already over are
+	// not given back.
+	Refund(ctx context.Context, key string, p Policy, cost int64) error
+}
+
 // Namer is implemented by backends that report a short name, such as "memory"
 // or "redis", in ginlimit's health endpoint.
 type Namer interface {
@@ -88,6 +110,11 @@ type Namer interface {
 type Result struct {
 	// Allowed reports whether the request was admitted and its cost consumed.
 	Allowed bool
+
+	// Blocked reports that the key is blocked (Controller.Block, or a
+	// Policy's Penalty): the request was denied whatever the counts, and
+	// RetryAfter is at least the time until the block ends.
+	Blocked bool
 
 	// RetryAfter is, for a denied request, the time after which the same
 	// request (same key, policy and cost) would be admitted if nothing else

@@ -3,6 +3,7 @@ package backend
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Strategy selects the algorithm a Backend uses for a Policy. The zero value is
@@ -59,6 +60,10 @@ func ParseStrategy(name string) (Strategy, error) {
 type Policy struct {
 	Strategy Strategy
 	Limits   []Limit
+	// Penalty, if above zero, blocks a key for that long when one of its
+	// requests is denied by the limits, in the same atomic decision (see
+	// Controller.Block). It is not part of the policy's shape.
+	Penalty time.Duration
 }
 
 // Validate reports whether p can be passed to Backend.Allow: a known strategy,
@@ -69,6 +74,9 @@ func (p Policy) Validate() error {
 	}
 	if err := validateLimits(p.Limits); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidPolicy, err)
+	}
+	if p.Penalty < 0 || p.Penalty > MaxPeriod || p.Penalty%time.Millisecond != 0 {
+		return fmt.Errorf("%w: penalty %v is outside 0..%v or not a whole number of milliseconds", ErrInvalidPolicy, p.Penalty, MaxPeriod)
 	}
 	return nil
 }

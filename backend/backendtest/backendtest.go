@@ -37,7 +37,7 @@ type Factory func(t *testing.T, now func() time.Time) backend.Backend
 func Run(t *testing.T, newBackend Factory) {
 	for _, s := range strategies {
 		t.Run(s.String(), func(t *testing.T) {
-			for _, tc := range slices.Concat(everyStrategy, byStrategy[s]) {
+			for _, tc := range slices.Concat(everyStrategy, byStrategy[s], controlTests) {
 				t.Run(tc.name, func(t *testing.T) {
 					tc.run(t, suite{newBackend: newBackend, strategy: s})
 				})

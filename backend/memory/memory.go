@@ -111,16 +111,38 @@ func (s *Store) Allow(_ context.Context, key string, p backend.Policy, cost int6
 		return backend.Result{}, err
 	}
 
-	ph := policyHash(p)
-	h := keyHash{lo: maphash.String(s.seeds[0], key) ^ ph, hi: uint32(maphash.String(s.seeds[1], key) ^ bits.RotateLeft64(ph, 32))}
-	sh := &s.shards[uint64(h.hi)&s.shardMask]
+	h, sh := s.locate(key, p)
 	now := s.now()
 	sh.mu.Lock()
 	i := sh.entry(h, p.Strategy, len(p.Limits), now)
-	sh.entries[i].decide(&r, sh.counters(i), p.Limits, now, cost)
+	if until, blocked := sh.blockedUntil(h, now); blocked {
+		// Denied whatever the counts, and nothing consumed.
+		sh.entries[i].decide(&r, sh.counters(i), p.Limits, now, 0)
+		r.Allowed, r.Blocked = false, true
+		r.RetryAfter = time.Duration(until - now)
+	} else {
+		sh.entries[i].decide(&r, sh.counters(i), p.Limits, now, cost)
+		if !r.Allowed && p.Penalty > 0 {
+			sh.block(h, now+int64(p.Penalty), now)
+			r.Blocked = true
+			r.RetryAfter = max(r.RetryAfter, p.Penalty)
+		}
+	}
 	sh.mu.Unlock()
 	r.Now = time.Unix(0, now)
 	return r, nil
+}
+
+// hash returns the hash of key under p's shape.
+func (s *Store) hash(key string, p backend.Policy) keyHash {
+	ph := policyHash(p)
+	return keyHash{lo: maphash.String(s.seeds[0], key) ^ ph, hi: uint32(maphash.String(s.seeds[1], key) ^ bits.RotateLeft64(ph, 32))}
+}
+
+func errNegativeCost(cost int64) error { return fmt.Errorf("memory: cost %d is negative", cost) }
+
+func errBlockDuration(d time.Duration) error {
+	return fmt.Errorf("memory: block duration %v is outside (0, %v]", d, backend.MaxPeriod)
 }
 
 // policyHash mixes the shape of a policy (its strategy and periods, see
@@ -154,7 +176,7 @@ func mix(x uint64) uint64 {
 // panic or divide by zero. It is cheap and never allocates on success.
 func checkCall(p backend.Policy, cost int64) error {
 	if cost < 0 {
-		return fmt.Errorf("memory: cost %d is negative", cost)
+		return errNegativeCost(cost)
 	}
 	if p.Strategy > backend.TokenBucket {
 		return fmt.Errorf("memory: %w: unknown strategy %d", backend.ErrInvalidPolicy, p.Strategy)
@@ -240,7 +262,9 @@ func (s *Store) sweep() {
 		}
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		sh.removeExpired(s.now())
+		now := s.now()
+		sh.removeExpired(now)
+		sh.removeExpiredBlocks(now)
 		sh.mu.Unlock()
 	}
 }

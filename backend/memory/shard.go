@@ -54,6 +54,7 @@ type shardState struct {
 	wide     [][wideCounters]counter
 	wideFree []int32 // free slots in wide
 	capacity int
+	blocks   map[keyHash]int64 // blocked keys, until when (control.go)
 
 	evictions uint64
 }

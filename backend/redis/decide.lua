@@ -4,7 +4,9 @@
 -- ARGV[1]  strategy: 0 sliding window, 1 fixed window, 2 token bucket
 -- ARGV[2]  cost, in units; 0 asks without consuming
 -- ARGV[3]  now in microseconds, or 0 to read the server's clock (TIME)
--- ARGV[4+] count and period (microseconds) of each limit, in pairs
+-- ARGV[4+] count and period (microseconds) of each limit, in pairs, and, if
+--          the policy has a penalty, last, the penalty in microseconds: a
+--          denial blocks the key that long
 --
 -- Returns {allowed, retry_after, now, version, remaining_1, reset_1, ...}, times
 -- in microseconds; a denial by sliding windows adds, after the states, the
@@ -13,12 +15,17 @@
 -- is the stored value of the field every admission changes, "c1" (a window's
 -- count) or for a token bucket "a1": a client watching a denial reads it
 -- through its cache, and its server-assisted cache drops the copy when the
--- hash changes. The hash is written only when the request is admitted with a
--- cost above zero: a denial changes nothing, so copies of the hash cached by
--- other clients stay valid, and a denied request consumes nothing.
+-- hash changes. For a blocked key, version is minus the block's end, which
+-- a watcher reads in "e" (below). The hash is written only when the request
+-- is admitted with a cost above zero, or blocked by the penalty: a denial
+-- changes nothing, so copies of the hash cached by other clients stay valid,
+-- and a denied request consumes nothing.
 --
 -- Fields: "e" is when the key expires (microseconds), so that PEXPIRE is sent
--- only when it must move; per limit i, "a<i>" (fixed: window start; sliding:
+-- only when it must move; while the key is blocked (Store.Block, or the
+-- penalty), "e" is "<expiry>:<block's end>", which tonumber refuses: a
+-- decision then pays nothing to learn that the key is not blocked, where a
+-- field of its own cost the server about 7% of a decision. Per limit i, "a<i>" (fixed: window start; sliding:
 -- window index; token bucket: theoretical arrival time), "c<i>" (units
 -- counted in the window) and "p<i>" (sliding: the previous window's units).
 -- The semantics are the memory backend's, in microseconds.
@@ -39,7 +46,10 @@ if now == 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local n = (#ARGV - 3) / 2
+local n, penalty = (#ARGV - 3) / 2, 0
+if n % 1 ~= 0 then
+  n, penalty = n - 0.5, tonumber(ARGV[#ARGV])
+end
 
 local stored
 if n == 1 then
@@ -66,7 +76,19 @@ if strategy == 2 then
 else
   version = tonumber(stored[3]) or 0
 end
-local expires = tonumber(stored[1]) or 0
+local expires, blocked = tonumber(stored[1]), 0
+if not expires then
+  expires = 0
+  if stored[1] then
+    local e, b = string.match(stored[1], '^(%d+):(%d+)$')
+    expires, blocked = tonumber(e) or 0, tonumber(b) or 0
+  end
+end
+if blocked > now then
+  cost = 0 -- denied whatever the counts: nothing is consumed or written
+else
+  blocked = 0
+end
 
 -- sliding_wait returns how long until a sliding window admits cost, for a
 -- request it denies now.
@@ -203,6 +225,18 @@ if n == 1 then
       redis.call('PEXPIRE', key, math.max(1, math.ceil((ends - now) / 1000)))
     end
   end
+  if blocked > 0 then
+    retry, version = math.max(retry, blocked - now), -blocked
+  elseif retry > 0 and penalty > 0 then
+    -- The decision and its block are one atomic call.
+    blocked = now + penalty
+    local keep = math.max(ends, expires, blocked)
+    redis.call('HSET', key, 'e', string.format('%d:%d', keep, blocked))
+    if keep > expires then
+      redis.call('PEXPIRE', key, math.ceil((keep - now) / 1000))
+    end
+    retry, version = math.max(retry, penalty), -blocked
+  end
   if retry == 0 then
     return {1, 0, now, version, remaining, reset}
   elseif strategy == 0 then
@@ -278,6 +312,9 @@ end
 
 -- State ---------------------------------------------------------------------
 
+if blocked > 0 then
+  retry, version = math.max(retry, blocked - now), -blocked
+end
 local reply = {0, retry, now, version}
 if retry == 0 then reply[1] = 1 end
 local expiry = 0
@@ -309,6 +346,15 @@ for i = 1, n do
   end
   reply[3 + 2 * i], reply[4 + 2 * i] = remaining, reset
   if ends > expiry then expiry = ends end
+end
+if retry > 0 and blocked == 0 and penalty > 0 then
+  blocked = now + penalty
+  local keep = math.max(expiry, expires, blocked)
+  redis.call('HSET', key, 'e', string.format('%d:%d', keep, blocked))
+  if keep > expires then
+    redis.call('PEXPIRE', key, math.ceil((keep - now) / 1000))
+  end
+  reply[2], reply[4] = math.max(retry, penalty), -blocked
 end
 if retry > 0 and strategy == 0 then
   for i = 1, n do

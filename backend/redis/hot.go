@@ -162,6 +162,9 @@ func (h *hotKeys) send(ctx context.Context, s *Store, rkey string, b *batch) {
 // the least Remaining of the limits, divided by the cost. A window's
 // Remaining, and a token bucket's, is the units a request can take now.
 func fits(r backend.Result, p backend.Policy, cost int64) int64 {
+	if r.Blocked {
+		return 0
+	}
 	least := r.States[0].Remaining
 	for j := 1; j < len(p.Limits); j++ {
 		least = min(least, r.States[j].Remaining)

@@ -199,7 +199,9 @@ func (s *Store) Allow(ctx context.Context, key string, p backend.Policy, cost in
 		}
 	}
 
-	if cost > 0 {
+	if cost > 0 && p.Penalty == 0 {
+		// With a penalty, a batch's denial would block requests that alone
+		// would have been admitted.
 		return s.hot.allow(ctx, s, rkey, p, cost, sent)
 	}
 	return s.decide(ctx, rkey, p, cost, sent)
@@ -232,20 +234,16 @@ func (s *Store) dropWatch(rkey string) {
 // run runs the script: one decision of cost units on rkey, at the server's
 // time.
 func (s *Store) run(ctx context.Context, rkey string, p backend.Policy, cost int64, sent time.Time) (backend.Result, int64, windows, error) {
-	args := make([]string, 3, 3+2*len(p.Limits))
+	args := make([]string, 3, 4+2*len(p.Limits))
 	args[0] = strconv.Itoa(int(p.Strategy))
 	args[1] = strconv.FormatInt(cost, 10)
-	args[2] = "0" // the script reads TIME
-	if s.now != nil {
-		args[2] = strconv.FormatInt(sent.UnixMicro(), 10)
-	} else if s.server != nil {
-		if now, ok := s.server.now(sent); ok {
-			args[2] = strconv.FormatInt(now.UnixMicro(), 10)
-		}
-	}
+	args[2] = s.scriptNow(sent)
 	for _, l := range p.Limits {
 		a := limitArgs(l)
 		args = append(args, a[0], a[1])
+	}
+	if p.Penalty > 0 {
+		args = append(args, strconv.FormatInt(p.Penalty.Microseconds(), 10))
 	}
 	reply, err := decide.Exec(ctx, s.client, []string{rkey}, args).ToArray()
 	if err != nil {
@@ -257,6 +255,21 @@ func (s *Store) run(ctx context.Context, rkey string, p backend.Policy, cost int
 		return backend.Result{}, 0, windows{}, err
 	}
 	return parseReply(reply, len(p.Limits))
+}
+
+// scriptNow returns the time of a call sent at the local time sent, in
+// microseconds, as the scripts take it: the server's time, followed from
+// the local clock (clock.go), or "0" for a script to read TIME itself.
+func (s *Store) scriptNow(sent time.Time) string {
+	if s.now != nil {
+		return strconv.FormatInt(sent.UnixMicro(), 10)
+	}
+	if s.server != nil {
+		if now, ok := s.server.now(sent); ok {
+			return strconv.FormatInt(now.UnixMicro(), 10)
+		}
+	}
+	return "0"
 }
 
 // AllowLocal decides, without I/O, a request that a watched denial still
@@ -321,7 +334,7 @@ func parseReply(reply []rueidis.RedisMessage, n int) (r backend.Result, version 
 			return r, 0, w, fmt.Errorf("redis: decide script reply: %w", err)
 		}
 	}
-	r.Allowed = v[0] == 1
+	r.Allowed, r.Blocked = v[0] == 1, v[3] < 0
 	r.RetryAfter = time.Duration(v[1]) * time.Microsecond
 	r.Now = time.UnixMicro(v[2])
 	for i := range n {

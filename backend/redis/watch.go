@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,13 +174,21 @@ func versionField(s backend.Strategy) string {
 }
 
 // cachedVersion reads a version through the cache: a field that does not
-// exist (yet) is version 0, as decide.lua reports it.
+// exist (yet) is version 0, as decide.lua reports it, and the "e" of a
+// blocked key, "<expiry>:<block's end>", is the block's end (a plain expiry,
+// once the block is lifted, is never the end of the block watched).
 func cachedVersion(res rueidis.RedisResult) (int64, error) {
-	v, err := res.AsInt64()
-	if rueidis.IsRedisNil(err) {
+	s, err := res.ToString()
+	switch {
+	case rueidis.IsRedisNil(err):
 		return 0, nil
+	case err != nil:
+		return 0, err
 	}
-	return v, err
+	if _, block, ok := strings.Cut(s, ":"); ok {
+		s = block
+	}
+	return strconv.ParseInt(s, 10, 64)
 }
 
 // add watches rkey after a denial made at version. It reads the version
@@ -187,6 +197,10 @@ func cachedVersion(res rueidis.RedisResult) (int64, error) {
 func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cost int64, sent, received time.Time, r backend.Result, version int64, counts *windows) {
 	if r.RetryAfter <= 0 || wl.off.Load() {
 		return
+	}
+	field := versionField(p.Strategy)
+	if version < 0 { // a block: its end, in "e", is the version (decide.lua)
+		field, version = "e", -version
 	}
 	w := &watch{
 		cost:     cost,
@@ -197,7 +211,7 @@ func (wl *watchList) add(ctx context.Context, rkey string, p backend.Policy, cos
 		policy:   backend.Policy{Strategy: p.Strategy, Limits: append([]backend.Limit(nil), p.Limits...)},
 		result:   r,
 		windows:  *counts,
-		read:     wl.client.B().Hget().Key(rkey).Field(versionField(p.Strategy)).Cache().Pin(),
+		read:     wl.client.B().Hget().Key(rkey).Field(field).Cache().Pin(),
 	}
 	wl.mu.Lock()
 	seq := wl.seq
