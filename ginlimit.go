@@ -24,6 +24,7 @@
 package ginlimit
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -102,7 +103,8 @@ func (l *Limiter) Middleware() gin.HandlerFunc { return l.def }
 // when their periods or strategies differ; with the same ones, they share one
 // count, and each counts the request (name them apart to count apart). opts may hold
 // the per-route options (WithStrategy, the key options, WithName, WithSkip,
-// WithCost, WithExceededHandler, WithHeaders, WithFailureMode); the rest
+// WithCost, WithExceededHandler, WithHeaders, WithFailureMode, WithPenalty,
+// WithCountIf); the rest
 // default to the Limiter's. Limit panics, when the routes are set up, on
 // invalid limits or options and on options that apply only to a whole
 // Limiter.
@@ -206,11 +208,18 @@ func (l *Limiter) handler(p *httplimit.Policy, g ginConfig) gin.HandlerFunc {
 		d := l.engine.Decide(c.Request.Context(), p.ForRoute(route), client, cost)
 		d.WriteHeaders(c.Writer.Header())
 		if d.Allowed {
+			if g.countIf != nil {
+				c.Next()
+				if !g.countIf(c) {
+					// Given back even when the client has gone: the handler ran.
+					_ = l.engine.Refund(context.WithoutCancel(c.Request.Context()), &d)
+				}
+			}
 			return
 		}
 		defer c.Abort()
 		if g.exceeded != nil && d.Source != httplimit.SourceClosed {
-			g.exceeded(c, Exceeded{Key: d.Key, Policy: d.Policy, Limit: d.Limit, RetryAfter: d.RetryAfter})
+			g.exceeded(c, Exceeded{Key: d.Key, Policy: d.Policy, Limit: d.Limit, RetryAfter: d.RetryAfter, Blocked: d.Blocked})
 			if !c.Writer.Written() {
 				c.Status(http.StatusTooManyRequests) // the handler wrote nothing: still a 429
 			}

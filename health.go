@@ -2,6 +2,7 @@ package ginlimit
 
 import (
 	"net/http"
+	"path"
 
 	"github.com/gin-gonic/gin"
 
@@ -61,4 +62,28 @@ func RegisterHealthDetails(r gin.IRouter, l *Limiter) {
 		c.JSON(http.StatusOK, l.Status())
 	})
 	l.addExempt(g.BasePath())
+}
+
+// RegisterAdmin adds the admin routes of httplimit.Limiter.AdminHandler to
+// r: GET peek, and POST reset, block and unblock, each taking key, policy
+// and, for block, duration as query parameters. They are never limited.
+//
+// WARNING: they let whoever reaches them reset and block any client. Never
+// register them by default or on a public route: put r behind your own
+// authentication.
+//
+//	RegisterAdmin(router.Group("/admin/ratelimit", requireAdmin), lim)
+func RegisterAdmin(r gin.IRouter, l *Limiter) {
+	if l == nil {
+		panic("ginlimit: RegisterAdmin: the Limiter is nil")
+	}
+	h := gin.WrapH(l.engine.AdminHandler())
+	g := r.Group("")
+	g.GET("/peek", h)
+	for _, op := range []string{"/reset", "/block", "/unblock"} {
+		g.POST(op, h)
+	}
+	for _, op := range []string{"/peek", "/reset", "/block", "/unblock"} {
+		l.addExempt(path.Join(g.BasePath(), op))
+	}
 }

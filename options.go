@@ -87,6 +87,9 @@ type Exceeded struct {
 	Limit backend.Limit
 	// RetryAfter is the time until the same request would be admitted.
 	RetryAfter time.Duration
+	// Blocked reports that the client is blocked (WithPenalty, or a Block
+	// through the engine or the admin routes), whatever its count.
+	Blocked bool
 }
 
 // An Option configures a Limiter (NewLimiter, New) or a route (Limit). Options
@@ -117,6 +120,7 @@ type ginConfig struct {
 	skip     gin.Skipper
 	cost     func(*gin.Context) int
 	exceeded ExceededHandler
+	countIf  func(*gin.Context) bool
 }
 
 // engineOption is an option of the engine. keys, if set, reports whether it
@@ -302,6 +306,31 @@ func WithLimitsFunc(limitsOf func(c *gin.Context) string) Option {
 			return invalid("WithLimitsFunc(nil)", "the function is nil")
 		}
 		c.limitsOf = limitsOf
+		return nil
+	}}
+}
+
+// WithPenalty blocks a client for d when one of its requests is denied by
+// the limits, in the same decision; see httplimit.WithPenalty. It may be
+// given to Limit:
+//
+//	r.POST("/login", lim.Limit("5/minute", ginlimit.WithPenalty(15*time.Minute)), login)
+func WithPenalty(d time.Duration) Option { return engine(httplimit.WithPenalty(d)) }
+
+// WithCountIf counts a request only when count, called after the rest of
+// the handler chain, returns true, for example for failed logins:
+//
+//	lim.Limit("5/minute", ginlimit.WithCountIf(func(c *gin.Context) bool { return c.Writer.Status() >= 400 }))
+//
+// A request is counted when it is admitted, so that concurrent requests
+// never go past the limit, and given back when count returns false (one more
+// call to the shared backend). It may be given to Limit.
+func WithCountIf(count func(c *gin.Context) bool) Option {
+	return ginOption{name: "WithCountIf", perRoute: true, fn: func(c *config) error {
+		if count == nil {
+			return invalid("WithCountIf(nil)", "the function is nil")
+		}
+		c.countIf = count
 		return nil
 	}}
 }

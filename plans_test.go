@@ -1,8 +1,10 @@
 package ginlimit_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
@@ -59,4 +61,48 @@ func TestPolicyRefusesGinOptions(t *testing.T) {
 		_, err := ginlimit.NewLimiter(o)
 		require.ErrorIs(t, err, ginlimit.ErrInvalidOption)
 	}
+}
+
+func TestControlThroughGin(t *testing.T) {
+	var exceeded []ginlimit.Exceeded
+	l, clk := newLimiter(t, ginlimit.WithLimits("2/second"), ginlimit.WithPenalty(time.Minute),
+		ginlimit.WithExceededHandler(func(c *gin.Context, e ginlimit.Exceeded) {
+			exceeded = append(exceeded, e)
+			c.Status(http.StatusTooManyRequests)
+		}))
+	r := newRouter(l)
+	admin := r.Group("/admin/ratelimit")
+	ginlimit.RegisterAdmin(admin, l)
+	r.GET("/login", l.Limit("2/minute", ginlimit.KeyByHeader("X-User"), ginlimit.WithCountIf(func(c *gin.Context) bool { return c.Writer.Status() >= 400 })),
+		func(c *gin.Context) {
+			if c.Query("password") != "right" {
+				c.Status(http.StatusUnauthorized)
+			}
+		})
+
+	assert.Equal(t, []int{200, 200, 429}, statuses(r, request{}, 3))
+	require.Len(t, exceeded, 1)
+	assert.True(t, exceeded[0].Blocked, "the penalty")
+	clk.Advance(2 * time.Second)
+	assert.Equal(t, http.StatusTooManyRequests, serve(r, request{}).Code, "still blocked")
+
+	// The admin routes are never limited, though the client is blocked.
+	for range 3 {
+		w := serve(r, request{method: http.MethodPost, path: "/admin/ratelimit/unblock?key=192.0.2.1"})
+		assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	}
+	assert.Equal(t, http.StatusOK, serve(r, request{}).Code, "unblocked")
+
+	// Only failed logins count: successes pass however many. Each request
+	// comes from a client of its own, for the Limiter's 2/second, and the
+	// route counts them under one key.
+	for i := range 5 {
+		right := request{path: "/login?password=right", remoteAddr: fmt.Sprintf("198.51.100.%d:1", i), header: http.Header{"X-User": {"u"}}}
+		assert.Equal(t, http.StatusOK, serve(r, right).Code)
+	}
+	for i := range 2 {
+		assert.Equal(t, http.StatusUnauthorized, serve(r, request{path: "/login", remoteAddr: fmt.Sprintf("198.51.100.%d:1", 10+i), header: http.Header{"X-User": {"u"}}}).Code)
+	}
+	right := request{path: "/login?password=right", remoteAddr: "198.51.100.20:1", header: http.Header{"X-User": {"u"}}}
+	assert.Equal(t, http.StatusTooManyRequests, serve(r, right).Code, "two failures used the limit")
 }

@@ -66,8 +66,12 @@ type Decision struct {
 	// admitted: when the limits admit it again, or, for SourceClosed, when
 	// the shared backend is probed again. It is zero for an admitted one.
 	RetryAfter time.Duration
+	// Blocked reports that the client is blocked (Limiter.Block, or
+	// WithPenalty): it was refused whatever its count, until RetryAfter.
+	Blocked bool
 
-	scope  *scope // nil when undecided (SourceOpen, SourceClosed)
+	scope  *scope  // nil when undecided (SourceOpen, SourceClosed)
+	pol    *Policy // the policy that decided, when decided
 	mode   Headers
 	cost   int64
 	result backend.Result
@@ -114,8 +118,8 @@ func (l *Limiter) Decide(ctx context.Context, p *Policy, key string, cost int64)
 		res.Now = l.now()
 	}
 	i := tightest(res, s)
-	d.scope = s
-	d.Allowed, d.RetryAfter = res.Allowed, res.RetryAfter
+	d.scope, d.pol = s, p
+	d.Allowed, d.RetryAfter, d.Blocked = res.Allowed, res.RetryAfter, res.Blocked
 	d.Limit, d.Remaining, d.Reset = s.limits[i], res.States[i].Remaining, res.States[i].Reset
 	if res.Allowed {
 		l.stats.stripe().allowed.Add(1)

@@ -111,5 +111,5 @@ func fallbackPolicy(p backend.Policy, fallback []backend.Limit) backend.Policy {
 		}
 		limits[i].Count = min(limits[i].Count, f.Count)
 	}
-	return backend.Policy{Strategy: p.Strategy, Limits: limits}
+	return backend.Policy{Strategy: p.Strategy, Limits: limits, Penalty: p.Penalty}
 }

@@ -1,6 +1,7 @@
 package httplimit
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -80,7 +81,16 @@ func (l *Limiter) handler(p *Policy, next http.Handler) http.Handler {
 		d := l.Decide(r.Context(), p.ForRoute(r.Pattern), key, cost)
 		d.WriteHeaders(w.Header())
 		if d.Allowed {
-			next.ServeHTTP(w, r)
+			if p.countIf == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			if !p.countIf(r, rec.status) {
+				// Given back even when the client has gone: the handler ran.
+				_ = l.Refund(context.WithoutCancel(r.Context()), &d)
+			}
 			return
 		}
 		if p.exceeded != nil && d.Source != SourceClosed {
@@ -94,6 +104,28 @@ func (l *Limiter) handler(p *Policy, next http.Handler) http.Handler {
 		d.WriteDenial(w)
 	})
 }
+
+// statusRecorder notes the status a handler answered with (WithCountIf).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // writeRecorder notes whether an ExceededHandler wrote a response.
 type writeRecorder struct {

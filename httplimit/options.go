@@ -98,6 +98,8 @@ type routeConfig struct {
 	exceeded ExceededHandler
 	headers  Headers
 	failure  FailureMode
+	penalty  time.Duration                          // WithPenalty
+	countIf  func(r *http.Request, status int) bool // WithCountIf
 }
 
 func defaultConfig() config {

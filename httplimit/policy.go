@@ -45,7 +45,8 @@ func (l *Limiter) Default() *Policy { return l.def }
 // Policy compiles limits of a route's own, counted apart from the Limiter's
 // default limits, in the notation of WithLimits. opts may hold the per-route
 // options (WithStrategy, the key options, WithName, WithSkip, WithCost,
-// WithExceededHandler, WithHeaders, WithFailureMode); the rest default to
+// WithExceededHandler, WithHeaders, WithFailureMode, WithPenalty,
+// WithCountIf); the rest default to
 // the Limiter's. Without WithName the policy is named after each route (see
 // ForRoute). An invalid limit or option, or one that applies only to a whole
 // Limiter, is an error that names it.
@@ -76,8 +77,13 @@ func (l *Limiter) Policy(limits string, opts ...Option) (*Policy, error) {
 func (l *Limiter) compile(cfg *config, share *sharing, cached int64) (*Policy, error) {
 	r := &rules{
 		routeConfig: cfg.routeConfig,
-		policy:      backend.Policy{Strategy: cfg.strategy, Limits: slices.Clone(cfg.limits)},
+		policy:      backend.Policy{Strategy: cfg.strategy, Limits: slices.Clone(cfg.limits), Penalty: cfg.penalty},
 		perRoute:    cfg.name == "",
+	}
+	if cfg.countIf != nil && l.cfg.backend != nil {
+		if _, ok := l.cfg.backend.(backend.Controller); !ok {
+			return nil, invalidf("WithCountIf", "the backend %s gives cannot give counts back: it is not a backend.Controller", l.cfg.from.backend)
+		}
 	}
 	if err := r.policy.Validate(); err != nil {
 		return nil, invalidFrom(cfg.from.limits, fmt.Errorf("%w%s", err, named(cfg.from.strategy)))
