@@ -37,17 +37,8 @@ func TestAllocationsPerAdmittedRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.headers.String()+"/"+tt.strategy.String()+"/"+tt.limits, func(t *testing.T) {
 			l, _ := newLimiter(t, ginlimit.WithLimits(tt.limits), ginlimit.WithHeaders(tt.headers), ginlimit.WithStrategy(tt.strategy))
-			r := benchRouterT(t, l)
-			req := httptest.NewRequest(http.MethodGet, "/", nil)
-			w := &discardWriter{header: make(http.Header)}
-			serveOne := func() {
-				clear(w.header)
-				r.ServeHTTP(w, req)
-			}
-			serveOne()
-			require.Equal(t, http.StatusNoContent, w.code)
-			assert.Equal(t, tt.want, testing.AllocsPerRun(100, serveOne))
-			require.Equal(t, http.StatusNoContent, w.code, "still admitted")
+			allocs, _ := allocsPerAdmitted(t, l)
+			assert.Equal(t, tt.want, allocs)
 		})
 	}
 }
@@ -65,17 +56,27 @@ func TestAllocationsThroughPlans(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			l, _ := newLimiter(t, ginlimit.WithLimits("1000/minute"), ginlimit.WithPolicy("pro", "1500/minute"), opt)
-			r := benchRouterT(t, l)
-			req := httptest.NewRequest(http.MethodGet, "/", nil)
-			w := &discardWriter{header: make(http.Header)}
-			serveOne := func() {
-				clear(w.header)
-				r.ServeHTTP(w, req)
-			}
-			serveOne()
-			require.Equal(t, http.StatusNoContent, w.code)
-			assert.Equal(t, float64(2), testing.AllocsPerRun(100, serveOne), "as a fixed sliding window's with legacy headers")
-			assert.NotEqual(t, "1000", w.header.Get("X-RateLimit-Limit"), "the plan counted it")
+			allocs, h := allocsPerAdmitted(t, l)
+			assert.Equal(t, float64(2), allocs, "as a fixed sliding window's with legacy headers")
+			assert.NotEqual(t, "1000", h.Get("X-RateLimit-Limit"), "the plan counted it")
 		})
 	}
+}
+
+// allocsPerAdmitted returns the allocations of an admitted request through
+// l's middleware, and the response's headers.
+func allocsPerAdmitted(t *testing.T, l *ginlimit.Limiter) (float64, http.Header) {
+	t.Helper()
+	r := benchRouterT(t, l)
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	w := &discardWriter{header: make(http.Header)}
+	serveOne := func() {
+		clear(w.header)
+		r.ServeHTTP(w, req)
+	}
+	serveOne()
+	require.Equal(t, http.StatusNoContent, w.code)
+	allocs := testing.AllocsPerRun(100, serveOne)
+	require.Equal(t, http.StatusNoContent, w.code, "still admitted")
+	return allocs, w.header
 }

@@ -40,31 +40,52 @@ func TestAllocationsPerAdmittedRequest(t *testing.T) {
 		{headers: httplimit.HeadersLegacy, strategy: backend.FixedWindow, limits: "1000/minute", want: 2},
 		{headers: httplimit.HeadersLegacy, strategy: backend.TokenBucket, limits: "1000/minute", want: 2},
 	}
-	for _, tt := range tests {
-		t.Run(tt.headers.String()+"/"+tt.strategy.String()+"/"+tt.limits, func(t *testing.T) {
-			l, _ := newLimiter(t, httplimit.WithLimits(tt.limits), httplimit.WithHeaders(tt.headers), httplimit.WithStrategy(tt.strategy))
-			h := l.Middleware(noContentMux())
-			addrs := distinctAddrs(t, allocKeys)
-			req := httptest.NewRequest(http.MethodGet, "/", nil)
-			w := &discardWriter{header: make(http.Header)}
-			next := 0
-			serveOne := func() {
-				clear(w.header)
-				w.code = 0
-				req.RemoteAddr = addrs[next%len(addrs)]
-				next++
-				h.ServeHTTP(w, req)
-			}
-			// Every client is seen once first: the memory backend allocates
-			// nothing for a key it holds.
-			for range addrs {
-				serveOne()
-				require.Equal(t, http.StatusNoContent, w.code)
-			}
-			assert.Equal(t, tt.want, testing.AllocsPerRun(100, serveOne))
-			require.Equal(t, http.StatusNoContent, w.code, "still admitted")
-		})
+	// Plans: a named one, and per-request limits once compiled, cost what a
+	// fixed policy of the same limits does.
+	plans := map[string]httplimit.Option{
+		"":         nil,
+		"/named":   httplimit.WithPolicyFunc(func(*http.Request) string { return "pro" }),
+		"/limits":  httplimit.WithLimitsFunc(func(*http.Request) string { return "2000/minute" }),
+		"/unknown": httplimit.WithPolicyFunc(func(*http.Request) string { return "gold" }),
 	}
+	for _, tt := range tests {
+		for plan, choose := range plans {
+			opts := []httplimit.Option{httplimit.WithLimits(tt.limits), httplimit.WithHeaders(tt.headers), httplimit.WithStrategy(tt.strategy)}
+			if choose != nil {
+				opts = append(opts, httplimit.WithPolicy("pro", "1500/minute"), choose)
+			}
+			t.Run(tt.headers.String()+"/"+tt.strategy.String()+"/"+tt.limits+plan, func(t *testing.T) {
+				allocsPerAdmitted(t, tt.want, opts...)
+			})
+		}
+	}
+}
+
+// allocsPerAdmitted checks that an admitted request through a Limiter of
+// opts allocates want times.
+func allocsPerAdmitted(t *testing.T, want float64, opts ...httplimit.Option) {
+	t.Helper()
+	l, _ := newLimiter(t, opts...)
+	h := l.Middleware(noContentMux())
+	addrs := distinctAddrs(t, allocKeys)
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	w := &discardWriter{header: make(http.Header)}
+	next := 0
+	serveOne := func() {
+		clear(w.header)
+		w.code = 0
+		req.RemoteAddr = addrs[next%len(addrs)]
+		next++
+		h.ServeHTTP(w, req)
+	}
+	// Every client is seen once first: the memory backend allocates
+	// nothing for a key it holds.
+	for range addrs {
+		serveOne()
+		require.Equal(t, http.StatusNoContent, w.code)
+	}
+	assert.Equal(t, want, testing.AllocsPerRun(100, serveOne))
+	require.Equal(t, http.StatusNoContent, w.code, "still admitted")
 }
 
 // TestDecideDoesNotAllocate pins Decide alone, admitted and denied, on the

@@ -232,9 +232,9 @@ func (l *Limiter) Named(name string) *Policy {
 // own, in the notation of WithLimits (see WithLimitsFunc), under p's name
 // and settings. Limits of no other periods than p's (those p holds for the
 // other plans included) share p's counts; limits with a period p lacks have
-// another shape, and count apart from p altogether. An empty limits gives p. Limits are parsed once and kept,
-// up to 256 per policy; invalid ones give p, are logged once, and are
-// counted in Stats.InvalidLimits.
+// another shape, and count apart from p altogether. An empty limits gives
+// p. Limits are parsed once and kept, up to 256 per policy; invalid ones
+// give p, are logged when parsed, and are counted in Stats.InvalidLimits.
 func (p *Policy) Override(limits string) *Policy {
 	if limits == "" {
 		return p

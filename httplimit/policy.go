@@ -20,6 +20,9 @@ type Policy struct {
 	l *Limiter
 	*rules
 	scope *scope // the counts' namespace and the headers' cached texts
+
+	overrides sync.Map     // limits string -> *Policy of those limits (Policy.Override)
+	nOverride atomic.Int64 // entries of overrides
 }
 
 // rules are what the variants of one policy, one per route, share: the
@@ -33,9 +36,6 @@ type rules struct {
 
 	perRoute bool     // named after each route (ForRoute), not fixed
 	routes   sync.Map // route pattern -> *Policy, when perRoute
-
-	overrides sync.Map     // limits string -> *Policy of those limits (Policy.Override)
-	nOverride atomic.Int64 // entries of overrides
 }
 
 // Default returns the policy of the Limiter's own limits, named "default"
