@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ginlimit/ginlimit"
+	"github.com/ginlimit/ginlimit/httplimit"
 )
 
 // TestAllocationsPerAdmittedRequest pins what an admitted request costs in
@@ -79,4 +80,15 @@ func allocsPerAdmitted(t *testing.T, l *ginlimit.Limiter) (float64, http.Header)
 	allocs := testing.AllocsPerRun(100, serveOne)
 	require.Equal(t, http.StatusNoContent, w.code, "still admitted")
 	return allocs, w.header
+}
+
+// TestAllocationsWithHook pins that a decision hook that keeps nothing
+// costs no allocation through Gin either.
+func TestAllocationsWithHook(t *testing.T) {
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("instrumented builds allocate more")
+	}
+	l, _ := newLimiter(t, ginlimit.WithLimits("1000/minute"), ginlimit.WithDecisionHook(func(httplimit.Event) {}))
+	allocs, _ := allocsPerAdmitted(t, l)
+	assert.Equal(t, float64(2), allocs, "as without a hook")
 }

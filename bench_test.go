@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginlimit/ginlimit"
+	"github.com/ginlimit/ginlimit/httplimit"
 	"github.com/ginlimit/ginlimit/internal/redistest"
 )
 
@@ -124,11 +125,13 @@ func BenchmarkMiddleware(b *testing.B) {
 	}
 	// Plans: the same limits as ginlimit/sliding-window/headers=legacy,
 	// chosen per request by name, or given per request as limits.
+	// And a decision hook that keeps nothing.
 	for name, choose := range map[string]ginlimit.Option{
-		"named":    ginlimit.WithPolicyFunc(func(*gin.Context) string { return "pro" }),
-		"override": ginlimit.WithLimitsFunc(func(*gin.Context) string { return "1000000000/hour" }),
+		"plans/named":    ginlimit.WithPolicyFunc(func(*gin.Context) string { return "pro" }),
+		"plans/override": ginlimit.WithLimitsFunc(func(*gin.Context) string { return "1000000000/hour" }),
+		"hook/noop":      ginlimit.WithDecisionHook(func(httplimit.Event) {}),
 	} {
-		b.Run("ginlimit/plans/"+name, func(b *testing.B) {
+		b.Run("ginlimit/"+name, func(b *testing.B) {
 			lim, err := ginlimit.NewLimiter(
 				ginlimit.WithLimits("1000000000/hour"),
 				ginlimit.WithPolicy("pro", "1000000000/hour"),

@@ -205,7 +205,7 @@ func (l *Limiter) handler(p *httplimit.Policy, g ginConfig) gin.HandlerFunc {
 		if g.cost != nil {
 			cost = int64(g.cost(c))
 		}
-		d := l.engine.Decide(c.Request.Context(), p.ForRoute(route), client, cost)
+		d := l.engine.DecideRoute(c.Request.Context(), p.ForRoute(route), route, client, cost)
 		d.WriteHeaders(c.Writer.Header())
 		if d.Allowed {
 			if g.countIf != nil {

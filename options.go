@@ -261,7 +261,7 @@ func WithRedisCAFile(path string) Option { return engine(httplimit.WithRedisCAFi
 
 // WithPolicy declares a policy of its own limits that WithPolicyFunc can
 // choose by name for a request: a plan. opts may set its WithStrategy,
-// WithHeaders and WithFailureMode. The plans and the Limiter's own policy
+// WithHeaders, WithFailureMode and WithShadow. The plans and the Limiter's own policy
 // count a client together, so that a client whose plan changes keeps the
 // units it used; see httplimit.WithPolicy and POLICIES.md in docs/.
 func WithPolicy(name, limits string, opts ...Option) Option {
@@ -271,7 +271,7 @@ func WithPolicy(name, limits string, opts ...Option) Option {
 		if !ok {
 			return ginOption{name: "WithPolicy", fn: func(*config) error {
 				return invalid(fmt.Sprintf("WithPolicy(%q, %q)", name, limits),
-					fmt.Sprintf("option %d (%v) cannot be given to a policy: only WithStrategy, WithHeaders and WithFailureMode can", i, o))
+					fmt.Sprintf("option %d (%v) cannot be given to a policy: only WithStrategy, WithHeaders, WithFailureMode and WithShadow can", i, o))
 			}}
 		}
 		engineOpts[i] = eo.opt
@@ -309,6 +309,25 @@ func WithLimitsFunc(limitsOf func(c *gin.Context) string) Option {
 		return nil
 	}}
 }
+
+// WithDecisionHook calls hook with an Event for every decision, with the
+// route's pattern; see httplimit.WithDecisionHook. Event.Key is personal
+// data: never a metric label.
+func WithDecisionHook(hook func(httplimit.Event)) Option {
+	return engine(httplimit.WithDecisionHook(hook))
+}
+
+// WithBreakerHook calls hook when the shared backend's breaker changes
+// state; see httplimit.WithBreakerHook.
+func WithBreakerHook(hook func(httplimit.BreakerEvent)) Option {
+	return engine(httplimit.WithBreakerHook(hook))
+}
+
+// WithShadow turns shadow mode on or off: requests the limits would refuse
+// are admitted and reported (Stats.Shadowed, the decision hook, one log line
+// per client per window) instead of refused. It may be given to Limit and
+// WithPolicy; see httplimit.WithShadow.
+func WithShadow(on bool) Option { return engine(httplimit.WithShadow(on)) }
 
 // WithPenalty blocks a client for d when one of its requests is denied by
 // the limits, in the same decision; see httplimit.WithPenalty. It may be

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ginlimit/ginlimit"
+	"github.com/ginlimit/ginlimit/httplimit"
 )
 
 // planRouter serves GET / behind an authentication stand-in that sets the
@@ -105,4 +106,21 @@ func TestControlThroughGin(t *testing.T) {
 	}
 	right := request{path: "/login?password=right", remoteAddr: "198.51.100.20:1", header: http.Header{"X-User": {"u"}}}
 	assert.Equal(t, http.StatusTooManyRequests, serve(r, right).Code, "two failures used the limit")
+}
+
+func TestHookAndShadowThroughGin(t *testing.T) {
+	var routes []string
+	var shadow []bool
+	l, _ := newLimiter(t, ginlimit.WithLimits("1/minute"), ginlimit.WithShadow(true),
+		ginlimit.WithDecisionHook(func(e httplimit.Event) {
+			routes = append(routes, e.Route)
+			shadow = append(shadow, e.Shadow)
+		}))
+	r := gin.New()
+	r.Use(l.Middleware())
+	r.GET("/items/:id", func(c *gin.Context) { c.Status(http.StatusOK) })
+	assert.Equal(t, []int{200, 200}, statuses(r, request{path: "/items/7"}, 2))
+	assert.Equal(t, []string{"/items/:id", "/items/:id"}, routes, "Gin knows the route before the handler")
+	assert.Equal(t, []bool{false, true}, shadow)
+	assert.Equal(t, uint64(1), l.Stats().Shadowed)
 }

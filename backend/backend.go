@@ -116,6 +116,11 @@ type Result struct {
 	// RetryAfter is at least the time until the block ends.
 	Blocked bool
 
+	// Local reports a decision a shared store made without I/O, from what
+	// it remembers of the key, such as a denial its client-side cache
+	// still holds.
+	Local bool
+
 	// RetryAfter is, for a denied request, the time after which the same
 	// request (same key, policy and cost) would be admitted if nothing else
 	// consumed in between. It is zero when Allowed is true. A cost larger than

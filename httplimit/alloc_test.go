@@ -40,13 +40,15 @@ func TestAllocationsPerAdmittedRequest(t *testing.T) {
 		{headers: httplimit.HeadersLegacy, strategy: backend.FixedWindow, limits: "1000/minute", want: 2},
 		{headers: httplimit.HeadersLegacy, strategy: backend.TokenBucket, limits: "1000/minute", want: 2},
 	}
-	// Plans: a named one, and per-request limits once compiled, cost what a
-	// fixed policy of the same limits does.
+	// Plans (a named one, and per-request limits once compiled) and a
+	// decision hook cost what a fixed policy of the same limits does.
 	plans := map[string]httplimit.Option{
 		"":         nil,
 		"/named":   httplimit.WithPolicyFunc(func(*http.Request) string { return "pro" }),
 		"/limits":  httplimit.WithLimitsFunc(func(*http.Request) string { return "2000/minute" }),
 		"/unknown": httplimit.WithPolicyFunc(func(*http.Request) string { return "gold" }),
+		// A decision hook that keeps nothing costs nothing either.
+		"/hook": httplimit.WithDecisionHook(func(httplimit.Event) {}),
 	}
 	for _, tt := range tests {
 		for plan, choose := range plans {

@@ -140,10 +140,11 @@ func (l *Limiter) Unblock(ctx context.Context, p *Policy, key string) error {
 // Refund gives back the cost d consumed, for a request that is not to
 // count (see WithCountIf), to the backend that decided it. A count never
 // goes below zero. It does nothing for a Decision that consumed nothing: a
-// denial, a cost of zero, or one the failure mode made undecided.
+// denial, a shadow admission, a cost of zero, or one the failure mode made
+// undecided.
 func (l *Limiter) Refund(ctx context.Context, d *Decision) error {
-	if !d.Allowed || d.cost == 0 || d.pol == nil {
-		return nil
+	if !d.Allowed || d.Shadow || d.cost == 0 || d.pol == nil {
+		return nil // consumed nothing
 	}
 	p := d.pol
 	var err error

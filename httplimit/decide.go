@@ -69,6 +69,10 @@ type Decision struct {
 	// Blocked reports that the client is blocked (Limiter.Block, or
 	// WithPenalty): it was refused whatever its count, until RetryAfter.
 	Blocked bool
+	// Shadow reports a request that the policy would have refused, admitted
+	// by shadow mode (WithShadow): Allowed is true, and RetryAfter says when
+	// the refusal would have ended.
+	Shadow bool
 
 	scope  *scope  // nil when undecided (SourceOpen, SourceClosed)
 	pol    *Policy // the policy that decided, when decided
@@ -84,7 +88,14 @@ type Decision struct {
 // counted in Stats.Errors. An empty key is "unknown"; a key longer than 128
 // bytes is counted under its hash. ctx bounds the call with the shared
 // backend, along with WithRedisTimeout.
-func (l *Limiter) Decide(ctx context.Context, p *Policy, key string, cost int64) (d Decision) {
+func (l *Limiter) Decide(ctx context.Context, p *Policy, key string, cost int64) Decision {
+	return l.DecideRoute(ctx, p, "", key, cost)
+}
+
+// DecideRoute is Decide for a request of route, the pattern the router
+// matched (never the request's path, which the client chooses), which the
+// decision hook reports (see WithDecisionHook). Adapters call it.
+func (l *Limiter) DecideRoute(ctx context.Context, p *Policy, route, key string, cost int64) (d Decision) {
 	// d is the named result, and the backend writes its Result straight
 	// into d.result: a Decision is a few hundred bytes, and copying it on the
 	// way out cost a tenth of a memory decision.
@@ -99,32 +110,52 @@ func (l *Limiter) Decide(ctx context.Context, p *Policy, key string, cost int64)
 		return d
 	}
 	res := &d.result
+	hook := l.cfg.hook
+	var start time.Time
+	if hook != nil {
+		start = time.Now()
+	}
 	s, src := l.decide(ctx, p, key, cost, res)
+	var took time.Duration
+	if hook != nil {
+		took = time.Since(start)
+	}
 	d.Source = src
 	switch src {
 	case SourceOpen:
 		d.Allowed = true
 		l.stats.stripe().allowed.Add(1)
-		return d
 	case SourceClosed:
 		d.RetryAfter = time.Second
 		if r := l.remote; r != nil {
 			d.RetryAfter = max(r.retryIn(s.keyPrefix+key, r.now()), time.Second)
 		}
 		l.stats.stripe().unavailable.Add(1)
-		return d
+	default:
+		if res.Now.IsZero() {
+			res.Now = l.now()
+		}
+		i := tightest(res, s)
+		d.scope, d.pol = s, p
+		d.Allowed, d.RetryAfter, d.Blocked = res.Allowed, res.RetryAfter, res.Blocked
+		d.Limit, d.Remaining, d.Reset = s.limits[i], res.States[i].Remaining, res.States[i].Reset
+		if res.Allowed {
+			l.stats.stripe().allowed.Add(1)
+		} else {
+			l.stats.stripe().denied.Add(1)
+		}
 	}
-	if res.Now.IsZero() {
-		res.Now = l.now()
+	if !d.Allowed && p.shadow && d.Source != SourceClosed {
+		l.shadow(&d)
 	}
-	i := tightest(res, s)
-	d.scope, d.pol = s, p
-	d.Allowed, d.RetryAfter, d.Blocked = res.Allowed, res.RetryAfter, res.Blocked
-	d.Limit, d.Remaining, d.Reset = s.limits[i], res.States[i].Remaining, res.States[i].Reset
-	if res.Allowed {
-		l.stats.stripe().allowed.Add(1)
-	} else {
-		l.stats.stripe().denied.Add(1)
+	if hook != nil {
+		hook(Event{
+			Context: ctx,
+			Policy:  d.Policy, Route: route, Key: d.Key,
+			Allowed: d.Allowed, Shadow: d.Shadow, Blocked: d.Blocked, Source: d.Source,
+			Limit: d.Limit, Remaining: d.Remaining, RetryAfter: d.RetryAfter,
+			Cost: cost, Duration: took, Cached: res.Local,
+		})
 	}
 	return d
 }

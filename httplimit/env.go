@@ -22,6 +22,7 @@ const (
 	EnvKeyPrefix     = "RATELIMIT_KEY_PREFIX"
 	EnvKeyBy         = "RATELIMIT_KEY_BY"
 	EnvHeaders       = "RATELIMIT_HEADERS"
+	EnvShadow        = "RATELIMIT_SHADOW"
 	EnvMemoryMaxKeys = "RATELIMIT_MEMORY_MAX_KEYS"
 
 	EnvRedisURL       = "REDIS_URL"
@@ -35,7 +36,7 @@ const (
 // envVars lists every variable FromEnv knows; any other RATELIMIT_ variable is
 // a mistake it reports.
 var envVars = []string{
-	EnvEnabled, EnvDefault, EnvPolicies, EnvStrategy, EnvKeyPrefix, EnvKeyBy, EnvHeaders, EnvMemoryMaxKeys,
+	EnvEnabled, EnvDefault, EnvPolicies, EnvStrategy, EnvKeyPrefix, EnvKeyBy, EnvHeaders, EnvShadow, EnvMemoryMaxKeys,
 	EnvRedisURL, EnvRedisTimeout, EnvFailureMode, EnvFallbackLimits, EnvClientCache, EnvRedisCAFile,
 }
 
@@ -48,6 +49,7 @@ var envVars = []string{
 //	RATELIMIT_KEY_PREFIX       key namespace, as WithKeyPrefix                    default ginlimit
 //	RATELIMIT_KEY_BY           ip, header:<Name> or xff:<N>                       default ip
 //	RATELIMIT_HEADERS          legacy, ietf, both or none                         default legacy
+//	RATELIMIT_SHADOW           true or false: report, refuse nothing (WithShadow) default false
 //	RATELIMIT_MEMORY_MAX_KEYS  keys the memory backend holds, at least 1          default 100000
 //	REDIS_URL                  count in Redis, as WithRedisURL                    default unset: memory only
 //	RATELIMIT_REDIS_TIMEOUT    a Go duration, as WithRedisTimeout                 default 100ms
@@ -175,6 +177,12 @@ func envOption(name, value string) (Option, error) {
 			return nil, err
 		}
 		return WithHeaders(h), nil
+	case EnvShadow:
+		on, err := strconv.ParseBool(value)
+		if err != nil {
+			return nil, errors.New("want true or false")
+		}
+		return WithShadow(on), nil
 	case EnvMemoryMaxKeys:
 		n, err := strconv.Atoi(value)
 		if err != nil {

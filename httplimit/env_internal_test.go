@@ -39,6 +39,8 @@ var envErrorTests = []struct {
 		want: `ginlimit: RATELIMIT_POLICIES="pro=5/minit": invalid option: policy "pro": invalid limit: "5/minit": unknown unit "minit"`},
 	{name: "policies own name", give: map[string]string{EnvPolicies: "pro=5/minute;default=1/second"}, culprit: EnvPolicies,
 		want: `ginlimit: RATELIMIT_POLICIES="pro=5/minute;default=1/second": invalid option: "default" is the Limiter's own policy`},
+	{name: "shadow", give: map[string]string{EnvShadow: "maybe"}, culprit: EnvShadow,
+		want: `ginlimit: RATELIMIT_SHADOW="maybe": invalid option: want true or false`},
 	{name: "strategy", give: map[string]string{EnvStrategy: "leaky-bucket"}, culprit: EnvStrategy,
 		want: `ginlimit: RATELIMIT_STRATEGY="leaky-bucket": invalid option: invalid policy: unknown strategy "leaky-bucket"`},
 	{name: "key prefix", give: map[string]string{EnvKeyPrefix: "my prefix"}, culprit: EnvKeyPrefix,

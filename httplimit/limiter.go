@@ -48,8 +48,9 @@ type Limiter struct {
 	def     *Policy
 	plans   *plans // the policies chosen per request, if any (plans.go)
 
-	stats  counters
-	exempt atomic.Pointer[[]string] // URL paths the middleware never limits
+	stats     counters
+	shadowLog shadowLog
+	exempt    atomic.Pointer[[]string] // URL paths the middleware never limits
 
 	closeOnce sync.Once
 	closeErr  error
@@ -88,6 +89,9 @@ func New(opts ...Option) (*Limiter, error) {
 	l.def = def
 	attrs := []any{"enabled", cfg.enabled, "backend", l.configuredBackend(),
 		"strategy", cfg.strategy.String(), "limits", backend.FormatLimits(cfg.limits)}
+	if cfg.shadow {
+		attrs = append(attrs, "shadow", true)
+	}
 	if len(cfg.policies) > 0 {
 		plans := make([]string, len(cfg.policies))
 		for i, d := range cfg.policies {
@@ -133,6 +137,7 @@ func (l *Limiter) build() error {
 		mask:       cfg.redis.mask,
 		logger:     cfg.logger,
 		onFallback: cfg.onFallback,
+		onBreaker:  cfg.onBreaker,
 		now:        l.now,
 		stop:       make(chan struct{}),
 	}

@@ -78,7 +78,7 @@ func (l *Limiter) handler(p *Policy, next http.Handler) http.Handler {
 		if p.cost != nil {
 			cost = int64(p.cost(r))
 		}
-		d := l.Decide(r.Context(), p.ForRoute(r.Pattern), key, cost)
+		d := l.DecideRoute(r.Context(), p.ForRoute(r.Pattern), r.Pattern, key, cost)
 		d.WriteHeaders(w.Header())
 		if d.Allowed {
 			if p.countIf == nil {

@@ -218,7 +218,7 @@ func TestHealthBodies(t *testing.T) {
 		"ready": true,
 		"strategy": "sliding-window",
 		"limits": ["10/second", "100/minute"],
-		"stats": {"allowed": 1, "denied": 0, "skipped": 0, "errors": 0, "fallback": 0, "unavailable": 0, "keys": 1, "watched": 0, "evictions": 0, "unknown_policies": 0, "invalid_limits": 0}
+		"stats": {"allowed": 1, "denied": 0, "skipped": 0, "errors": 0, "fallback": 0, "unavailable": 0, "keys": 1, "watched": 0, "evictions": 0, "unknown_policies": 0, "invalid_limits": 0, "shadowed": 0}
 	}`, w.Body.String())
 }
 

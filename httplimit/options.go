@@ -80,6 +80,9 @@ type limiterConfig struct {
 	fallbackLimits []backend.Limit
 	onFallback     func(active bool)
 
+	hook      func(Event)        // WithDecisionHook
+	onBreaker func(BreakerEvent) // WithBreakerHook
+
 	// The plans (plans.go).
 	policies []declaredPolicy
 	choose   func(*http.Request) string
@@ -98,6 +101,7 @@ type routeConfig struct {
 	exceeded ExceededHandler
 	headers  Headers
 	failure  FailureMode
+	shadow   bool                                   // WithShadow
 	penalty  time.Duration                          // WithPenalty
 	countIf  func(r *http.Request, status int) bool // WithCountIf
 }

@@ -56,12 +56,13 @@ type declaredPolicy struct {
 }
 
 // planOptions are the options a declared policy may take.
-var planOptions = []string{"WithStrategy", "WithHeaders", "WithFailureMode"}
+var planOptions = []string{"WithStrategy", "WithHeaders", "WithFailureMode", "WithShadow"}
 
 // WithPolicy declares a policy of its own limits, in the notation of
 // WithLimits, that WithPolicyFunc can choose by name for a request (or an
-// adapter, with Limiter.Named). opts may set its WithStrategy, WithHeaders
-// and WithFailureMode; it takes the rest from the Limiter's own policy. A
+// adapter, with Limiter.Named). opts may set its WithStrategy, WithHeaders,
+// WithFailureMode and WithShadow; it takes the rest from the Limiter's own
+// policy. A
 // later WithPolicy of the same name replaces an earlier one. The name cannot
 // be the Limiter's own (WithName, "default" unless set): that policy's
 // limits are WithLimits.
@@ -77,7 +78,7 @@ func WithPolicy(name, limits string, opts ...Option) Option {
 		for i, o := range opts {
 			op, ok := o.(option)
 			if !ok || !slices.Contains(planOptions, op.name) {
-				return invalidf(where, "option %d (%v) cannot be given to a policy: only WithStrategy, WithHeaders and WithFailureMode can", i, o)
+				return invalidf(where, "option %d (%v) cannot be given to a policy: only WithStrategy, WithHeaders, WithFailureMode and WithShadow can", i, o)
 			}
 		}
 		c.policies = slices.DeleteFunc(c.policies, func(d declaredPolicy) bool { return d.name == name })

@@ -46,7 +46,7 @@ func (l *Limiter) Default() *Policy { return l.def }
 // default limits, in the notation of WithLimits. opts may hold the per-route
 // options (WithStrategy, the key options, WithName, WithSkip, WithCost,
 // WithExceededHandler, WithHeaders, WithFailureMode, WithPenalty,
-// WithCountIf); the rest default to
+// WithCountIf, WithShadow); the rest default to
 // the Limiter's. Without WithName the policy is named after each route (see
 // ForRoute). An invalid limit or option, or one that applies only to a whole
 // Limiter, is an error that names it.

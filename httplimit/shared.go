@@ -27,6 +27,7 @@ type remote struct {
 	mask       func(error) string
 	logger     *slog.Logger
 	onFallback func(active bool)
+	onBreaker  func(BreakerEvent)
 	now        func() time.Time // the Limiter's clock
 
 	dial func() (*remoteBackend, error) // nil: the backend exists from the start
@@ -150,6 +151,7 @@ func (r *remote) allow(ctx context.Context, key string, p backend.Policy, cost i
 		if !r.breaker.probeDue(now) {
 			return backend.Result{}, false, nil
 		}
+		r.breakerEvent("half-open", -1, "", 0)
 		res, err = r.call(ctx, cur, key, p, cost)
 		r.probed(err)
 		return res, err == nil, err
@@ -204,6 +206,7 @@ func (r *remote) failed(ctx context.Context, cur *remoteBackend, key string, err
 		return
 	}
 	if r.breaker.trip(r.now(), r.mask(err)) {
+		r.breakerEvent("open", -1, r.mask(err), 0)
 		r.announce(err)
 	}
 }
@@ -214,7 +217,9 @@ func (r *remote) failed(ctx context.Context, cur *remoteBackend, key string, err
 // the whole backend's breaker opens, as for a server that is down.
 func (r *remote) slotFailed(key string, err error) {
 	now := r.now()
-	if r.slots.trip(redis.Slot(key), now, r.mask(err)) {
+	slot := redis.Slot(key)
+	if r.slots.trip(slot, now, r.mask(err)) {
+		r.breakerEvent("open", int(slot), r.mask(err), 0)
 		attrs := []any{"backend", r.name, "error", r.mask(err)}
 		if r.addr != "" {
 			attrs = append(attrs, "addr", r.addr)
@@ -236,6 +241,7 @@ func (r *remote) slotProbed(ctx context.Context, slot uint16, b *breaker, err er
 	}
 	whole, down := r.slots.probed(slot, b, r.now(), r.mask(err))
 	if whole {
+		r.breakerEvent("closed", int(slot), "", down)
 		attrs := []any{"backend", r.name, "down_for", down.Round(time.Millisecond).String()}
 		if r.addr != "" {
 			attrs = append(attrs, "addr", r.addr)
@@ -284,8 +290,11 @@ func (r *remote) maybeProbe(now time.Time) {
 	if cur := r.cur.Load(); cur != nil && !isPinger(cur.b) {
 		return
 	}
-	if r.breaker.probeDue(now) && !r.spawn(r.probe) {
-		r.breaker.probed(now, "closed")
+	if r.breaker.probeDue(now) {
+		r.breakerEvent("half-open", -1, "", 0) // before the probe can report its end
+		if !r.spawn(r.probe) {
+			r.breaker.probed(now, "closed")
+		}
 	}
 }
 
@@ -310,12 +319,14 @@ func (r *remote) probe() {
 func (r *remote) probed(err error) {
 	closed, down := r.breaker.probed(r.now(), r.mask(err))
 	if err != nil {
+		r.breakerEvent("open", -1, r.mask(err), 0)
 		r.announce(err)
 		return
 	}
 	if !closed {
 		return
 	}
+	r.breakerEvent("closed", -1, "", down)
 	r.health.mu.Lock()
 	r.health.at = time.Time{} // a failure cached before the probe is stale
 	r.health.mu.Unlock()

@@ -34,6 +34,9 @@ type Stats struct {
 	// invalid, counted by their policy's own.
 	UnknownPolicies uint64 `json:"unknown_policies"`
 	InvalidLimits   uint64 `json:"invalid_limits"`
+	// Shadowed counts requests a policy in shadow mode (WithShadow) would
+	// have refused, and admitted.
+	Shadowed uint64 `json:"shadowed"`
 }
 
 // counters are the Limiter's live counts, striped over cache lines so that
@@ -46,6 +49,8 @@ type stripe struct {
 	allowed, denied, skipped, errors atomic.Uint64
 	fallback, unavailable            atomic.Uint64
 	unknownPolicies, invalidLimits   atomic.Uint64
+	shadowed                         atomic.Uint64
+	_                                [56]byte // pad to two cache lines
 }
 
 // stripe returns a stripe chosen at random: the generator is per thread, so
@@ -67,6 +72,7 @@ func (l *Limiter) Stats() Stats {
 		s.Unavailable += st.unavailable.Load()
 		s.UnknownPolicies += st.unknownPolicies.Load()
 		s.InvalidLimits += st.invalidLimits.Load()
+		s.Shadowed += st.shadowed.Load()
 	}
 	if r := l.remote; r != nil {
 		if cur := r.cur.Load(); cur != nil {

@@ -117,6 +117,7 @@ func (wl *watchList) deny(ctx context.Context, rkey string, p backend.Policy, co
 func (w *watch) at(now time.Time) backend.Result {
 	passed := now.Sub(w.received)
 	r := w.result
+	r.Local = true
 	r.Now = r.Now.Add(passed)
 	r.RetryAfter -= passed
 	for i, l := range w.policy.Limits {
