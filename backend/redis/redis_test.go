@@ -329,6 +329,8 @@ func TestAllowLocal(t *testing.T) {
 	local, ok := tracked.AllowLocal("local", p, 1)
 	require.True(t, ok, "the denial is watched")
 	assert.False(t, local.Allowed)
+	assert.True(t, local.Local, "decided without I/O")
+	assert.False(t, denied.Local, "the server's denial")
 	if testing.CoverMode() == "" && !raceEnabled {
 		// The Redis key of a watched denial is built on the stack.
 		assert.Zero(t, testing.AllocsPerRun(100, func() { tracked.Allow(ctx, "local", p, 1) }))
@@ -491,6 +493,7 @@ func TestWatchedDenialIsTheServers(t *testing.T) {
 						}
 						want, err := server.Allow(ctx, key, p, cost)
 						require.NoError(t, err)
+						got.Local = false // it tells a watched answer apart; the rest is the server's
 						require.Equal(t, want, got, "cost %d at %v", cost, clk.Now())
 						return true
 					}
