@@ -27,9 +27,9 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 // opts may hold the per-route options (see Limiter.Policy). Without WithName,
 // each route counts separately, named after the pattern the ServeMux matched
 // (r.Pattern: "POST /login" is named "POST_/login", see Policy.ForRoute), or
-// "*" under a router that sets none (give such routes a WithName). Limit panics, when the routes are set up, on
-// invalid limits or options and on options that apply only to a whole
-// Limiter.
+// "*" under a router that sets none (give such routes a WithName). Limit
+// panics, when the routes are set up, on invalid limits or options and on
+// options that apply only to a whole Limiter.
 func (l *Limiter) Limit(limits string, opts ...Option) func(http.Handler) http.Handler {
 	p, err := l.Policy(limits, opts...)
 	if err != nil {
