@@ -81,7 +81,7 @@ func (l *Limiter) Peek(ctx context.Context, p *Policy, key string) Decision {
 		return d
 	}
 	res := &d.result
-	s, src := l.decide(ctx, p, key, 0, res)
+	s, src, _ := l.decide(ctx, p, key, 0, res, false)
 	d.Source = src
 	switch src {
 	case SourceOpen:

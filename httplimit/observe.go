@@ -43,9 +43,11 @@ type Event struct {
 	RetryAfter time.Duration
 	// Cost is the units the request asked for.
 	Cost int64
-	// Duration is the time the backend took to decide, failure mode
-	// included; Cached reports a shared store's decision made without a
-	// round trip, from its client-side cache.
+	// Duration is the time the shared backend took to decide, a failed call
+	// included; it is zero for a decision made in memory (well under a
+	// microsecond, and not timed, to spare two clock reads) or from the
+	// client-side cache. Cached reports a shared store's decision made
+	// without a round trip, from its client-side cache.
 	Duration time.Duration
 	Cached   bool
 }

@@ -238,3 +238,24 @@ func TestShadowKeepsFailClosed(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, serve(h, request{}).Code)
 	assert.Zero(t, l.Stats().Shadowed)
 }
+
+// TestDecisionHookOnRedis: a decision of Redis is timed; one from the
+// client-side cache is Cached, and costs no time worth timing.
+func TestDecisionHookOnRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	var events eventLog
+	limiters, servers := redisPair(t, srv, httplimit.WithLimits("1/hour"), httplimit.WithDecisionHook(events.add))
+	assert.Equal(t, []int{200, 429}, statuses(servers[0], request{}, 2))
+	require.Eventually(t, func() bool { return limiters[0].Stats().Watched == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, http.StatusTooManyRequests, serve(servers[0], request{}).Code)
+	got := events.all()
+	require.Len(t, got, 3)
+	for i, e := range got[:2] {
+		assert.Equal(t, httplimit.SourceShared, e.Source, "event %d", i)
+		assert.Positive(t, e.Duration, "event %d: a round trip", i)
+		assert.False(t, e.Cached, "event %d", i)
+	}
+	assert.True(t, got[2].Cached, "denied from the cache")
+	assert.Zero(t, got[2].Duration)
+	assert.False(t, got[2].Allowed)
+}
