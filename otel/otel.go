@@ -21,8 +21,9 @@
 //     ginlimit.policy, http.route, ginlimit.outcome ("allowed", "denied" or
 //     "shadow") and ginlimit.source ("shared", "memory", "fallback", "open"
 //     or "closed").
-//   - ginlimit.backend.duration (histogram, s): the time the backend took to
-//     decide, by ginlimit.source.
+//   - ginlimit.backend.duration (histogram, s): the time the shared backend
+//     took (Event.Duration: 0 for a decision made in memory or from the
+//     client-side cache), by ginlimit.source.
 //   - ginlimit.limit.utilization (histogram, 1): the share of the limit
 //     closest to exhaustion that is used once the request is counted, by
 //     ginlimit.policy and http.route, for the decisions a backend made.
@@ -85,9 +86,8 @@ const (
 var utilizationBounds = []float64{0.1, 0.25, 0.5, 0.75, 0.8, 0.9, 0.95, 0.99, 1}
 
 // durationBounds are the buckets of ginlimit.backend.duration, in seconds:
-// the memory backend decides in microseconds and Redis in a fraction of a
-// millisecond, which OpenTelemetry's default buckets (0, 5, 10, ... 10000)
-// would all put in the first one.
+// Redis decides in a fraction of a millisecond, which OpenTelemetry's
+// default buckets (0, 5, 10, ... 10000) would all put in the first one.
 var durationBounds = []float64{
 	0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,

@@ -44,8 +44,8 @@ const defaultNamespace = "ginlimit"
 const maxPairs = 1000
 
 // defaultDurationBuckets are the upper bounds, in seconds, of the backend
-// duration histogram: from 50µs, below which the memory backend decides,
-// to a second, above which a shared backend's timeout has long struck.
+// duration histogram: from 50µs, below which a decision from memory or the
+// client-side cache (not timed: 0) falls, to a second, above which a shared backend's timeout has long struck.
 var defaultDurationBuckets = []float64{
 	0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
@@ -75,7 +75,7 @@ func WithNamespace(ns string) Option {
 
 // WithDurationBuckets sets the upper bounds, in seconds, of the
 // ginlimit_backend_duration_seconds histogram. The default runs from 50µs
-// (the memory backend decides well below it) to 1s: .00005, .0001, .00025,
+// (decisions from memory or the client-side cache, not timed, are 0) to 1s: .00005, .0001, .00025,
 // .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1. New panics if
 // the buckets are not strictly increasing.
 func WithDurationBuckets(b []float64) Option {
