@@ -75,9 +75,9 @@ func WithNamespace(ns string) Option {
 
 // WithDurationBuckets sets the upper bounds, in seconds, of the
 // ginlimit_backend_duration_seconds histogram. The default runs from 50µs
-// (decisions from memory or the client-side cache, not timed, are 0) to 1s: .00005, .0001, .00025,
-// .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1. New panics if
-// the buckets are not strictly increasing.
+// (decisions from memory or the client-side cache, not timed, are 0) to 1s:
+// .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25,
+// .5, 1. New panics if the buckets are not strictly increasing.
 func WithDurationBuckets(b []float64) Option {
 	return optionFunc(func(c *config) { c.buckets = slices.Clone(b) })
 }
