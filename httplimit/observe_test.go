@@ -19,6 +19,25 @@ import (
 	"github.com/ginlimit/ginlimit/internal/redistest"
 )
 
+// syncBuffer is a buffer that loggers writing from several goroutines, such
+// as two Limiters' background probes, may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // eventLog collects the events of a hook.
 type eventLog struct {
 	mu     sync.Mutex
@@ -101,7 +120,7 @@ func TestShadowAdmitsExactlyWhatEnforcementRefuses(t *testing.T) {
 	for _, e := range envs {
 		for _, strategy := range []backend.Strategy{backend.FixedWindow, backend.SlidingWindow, backend.TokenBucket} {
 			t.Run(e.name+"/"+strategy.String(), func(t *testing.T) {
-				var logs bytes.Buffer
+				var logs syncBuffer
 				clk := backendtest.NewClock(t0)
 				var limiters [2]*httplimit.Limiter
 				for i, shadow := range []bool{false, true} {

@@ -1,7 +1,6 @@
 package httplimit_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -90,7 +89,7 @@ func TestUnknownPlanIsCountedByTheOwnPolicy(t *testing.T) {
 }
 
 func TestLimitsFuncOverridesThePlan(t *testing.T) {
-	var logs bytes.Buffer
+	var logs syncBuffer
 	tenants := map[string]string{"192.0.2.1": "10/minute", "192.0.2.2": "not limits", "192.0.2.3": "2/second"}
 	l, _ := newLimiter(t, plansOptions(
 		httplimit.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
