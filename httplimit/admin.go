@@ -116,18 +116,6 @@ func (l *Limiter) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "policy": p.scope.name, "key": boundKey(key)})
 }
 
-// policyNamed returns the policy declared as name, or the Limiter's own.
-func (l *Limiter) policyNamed(name string) (*Policy, bool) {
-	if name == l.def.scope.name {
-		return l.def, true
-	}
-	if l.plans == nil {
-		return nil, false
-	}
-	p, ok := l.plans.byName[name]
-	return p, ok
-}
-
 func adminError(w http.ResponseWriter, code int, message string) {
 	writeJSON(w, code, map[string]string{"error": message})
 }

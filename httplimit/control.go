@@ -71,9 +71,6 @@ func WithCountIf(count func(r *http.Request, status int) bool) Option {
 // while the shared backend cannot decide.
 func (l *Limiter) Peek(ctx context.Context, p *Policy, key string) Decision {
 	var d Decision
-	if key == "" {
-		key = "unknown"
-	}
 	key = boundKey(key)
 	d.Policy, d.Key, d.mode, d.cost = p.scope.name, key, p.headers, 1
 	if !l.cfg.enabled {
@@ -91,13 +88,8 @@ func (l *Limiter) Peek(ctx context.Context, p *Policy, key string) Decision {
 		d.RetryAfter = time.Second
 		return d
 	}
-	if res.Now.IsZero() {
-		res.Now = l.now()
-	}
-	i := tightest(res, s)
-	d.scope, d.pol = s, p
-	d.Limit, d.Remaining, d.Reset = s.limits[i], res.States[i].Remaining, res.States[i].Reset
-	d.Blocked, d.Allowed = res.Blocked, !res.Blocked
+	l.decided(&d, s, p)
+	d.Allowed = !res.Blocked
 	for j := range s.limits {
 		if res.States[j].Remaining < 1 {
 			d.Allowed = false
@@ -181,9 +173,6 @@ func (l *Limiter) Refund(ctx context.Context, d *Decision) error {
 func (l *Limiter) control(ctx context.Context, p *Policy, key string, op func(context.Context, backend.Controller, backend.Policy, string) error) error {
 	if l.closed.Load() {
 		return backend.ErrClosed
-	}
-	if key == "" {
-		key = "unknown"
 	}
 	key = boundKey(key)
 	var errs []error

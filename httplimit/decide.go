@@ -99,9 +99,6 @@ func (l *Limiter) DecideRoute(ctx context.Context, p *Policy, route, key string,
 	// d is the named result, and the backend writes its Result straight
 	// into d.result: a Decision is a few hundred bytes, and copying it on the
 	// way out cost a tenth of a memory decision.
-	if key == "" {
-		key = "unknown"
-	}
 	key = boundKey(key)
 	cost = max(cost, 0)
 	d.Policy, d.Key, d.mode, d.cost = p.scope.name, key, p.headers, cost
@@ -124,13 +121,8 @@ func (l *Limiter) DecideRoute(ctx context.Context, p *Policy, route, key string,
 		}
 		l.stats.stripe().unavailable.Add(1)
 	default:
-		if res.Now.IsZero() {
-			res.Now = l.now()
-		}
-		i := tightest(res, s)
-		d.scope, d.pol = s, p
-		d.Allowed, d.RetryAfter, d.Blocked = res.Allowed, res.RetryAfter, res.Blocked
-		d.Limit, d.Remaining, d.Reset = s.limits[i], res.States[i].Remaining, res.States[i].Reset
+		l.decided(&d, s, p)
+		d.Allowed, d.RetryAfter = res.Allowed, res.RetryAfter
 		if res.Allowed {
 			l.stats.stripe().allowed.Add(1)
 		} else {
@@ -150,6 +142,20 @@ func (l *Limiter) DecideRoute(ctx context.Context, p *Policy, route, key string,
 		})
 	}
 	return d
+}
+
+// decided fills in d what a backend's decision, in d.result, says: by the
+// limits of scope s of policy p, the tightest limit and whether the client
+// is blocked.
+func (l *Limiter) decided(d *Decision, s *scope, p *Policy) {
+	res := &d.result
+	if res.Now.IsZero() {
+		res.Now = l.now()
+	}
+	i := tightest(res, s)
+	d.scope, d.pol = s, p
+	d.Limit, d.Remaining, d.Reset = s.limits[i], res.States[i].Remaining, res.States[i].Reset
+	d.Blocked = res.Blocked
 }
 
 // decide asks the shared backend, if there is one and it can decide, and

@@ -1,17 +1,14 @@
 package httplimit
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ginlimit/ginlimit/internal/doccheck"
 )
 
 // The tests in this file fail when the docs drift from the code.
@@ -32,38 +29,5 @@ func TestConfigurationDocumentsEveryVariable(t *testing.T) {
 }
 
 func TestConfigurationDocumentsEveryOption(t *testing.T) {
-	doc := readDoc(t, "../docs/CONFIGURATION.md")
-	options := exportedOptions(t)
-	require.Contains(t, options, "WithRedisURL", "the options are found")
-	for _, name := range options {
-		mention := regexp.MustCompile("`" + name + "[(`]")
-		assert.True(t, mention.MatchString(doc), "docs/CONFIGURATION.md does not document %s", name)
-	}
-}
-
-// exportedOptions returns the names of the package's exported functions
-// that return an Option.
-func exportedOptions(t *testing.T) []string {
-	t.Helper()
-	files, err := filepath.Glob("*.go")
-	require.NoError(t, err)
-	var names []string
-	fset := token.NewFileSet()
-	for _, path := range files {
-		if strings.HasSuffix(path, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		require.NoError(t, err)
-		for _, decl := range f.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Recv != nil || !fn.Name.IsExported() || fn.Type.Results == nil || len(fn.Type.Results.List) != 1 {
-				continue
-			}
-			if id, ok := fn.Type.Results.List[0].Type.(*ast.Ident); ok && id.Name == "Option" {
-				names = append(names, fn.Name.Name)
-			}
-		}
-	}
-	return names
+	doccheck.OptionsDocumented(t, ".", "../docs/CONFIGURATION.md")
 }

@@ -147,9 +147,13 @@ func nthFromRight(lines []string, n int) string {
 	return ""
 }
 
-// boundKey returns k, or a hash of it when it is longer than maxClientKeyLen,
-// so that a client cannot make the store hold arbitrarily long keys.
+// boundKey returns the key a client key k is counted under: "unknown" for
+// an empty one, a hash of k when it is longer than maxClientKeyLen, so that a
+// client cannot make the store hold arbitrarily long keys, and otherwise k.
 func boundKey(k string) string {
+	if k == "" {
+		return "unknown"
+	}
 	if len(k) <= maxClientKeyLen {
 		return k
 	}

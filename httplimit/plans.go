@@ -218,15 +218,25 @@ func (sh *sharing) expand(p backend.Policy) (limits []backend.Limit, hidden uint
 // no policy has, counted in Stats.UnknownPolicies. An adapter that chooses
 // the plan of a request itself passes it to Decide.
 func (l *Limiter) Named(name string) *Policy {
-	if g := l.plans; g != nil {
-		if p, ok := g.byName[name]; ok {
-			return p
-		}
+	if p, ok := l.policyNamed(name); ok {
+		return p
 	}
-	if name != "" && name != l.def.scope.name {
+	if name != "" {
 		l.stats.stripe().unknownPolicies.Add(1)
 	}
 	return l.def
+}
+
+// policyNamed returns the policy declared as name, or the Limiter's own.
+func (l *Limiter) policyNamed(name string) (*Policy, bool) {
+	if name == l.def.scope.name {
+		return l.def, true
+	}
+	if l.plans == nil {
+		return nil, false
+	}
+	p, ok := l.plans.byName[name]
+	return p, ok
 }
 
 // Override returns the policy that counts a request of p with limits of its
