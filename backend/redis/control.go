@@ -41,21 +41,8 @@ func (s *Store) Block(ctx context.Context, key string, p backend.Policy, d time.
 	if d <= 0 || d > backend.MaxPeriod {
 		return fmt.Errorf("redis: block duration %v is outside (0, %v]", d, backend.MaxPeriod)
 	}
-	now := s.scriptNow(s.localNow())
-	if now == "0" {
-		// No clock to follow: read the server's, as the script would.
-		t, err := s.client.Do(ctx, s.client.B().Time().Build()).AsIntSlice()
-		if err != nil {
-			return err
-		}
-		if len(t) != 2 {
-			return fmt.Errorf("redis: TIME replied %d values, want 2", len(t))
-		}
-		now = strconv.FormatInt(t[0]*1_000_000+t[1], 10)
-	}
-	n, _ := strconv.ParseInt(now, 10, 64)
-	ends := strconv.FormatInt(n+d.Microseconds(), 10)
-	return control.Exec(ctx, s.client, []string{rkey}, []string{"block", ends, now}).Error()
+	args := []string{"block", strconv.FormatInt(d.Microseconds(), 10), s.scriptNow(s.localNow())}
+	return control.Exec(ctx, s.client, []string{rkey}, args).Error()
 }
 
 // Unblock implements backend.Controller.

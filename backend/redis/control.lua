@@ -3,7 +3,7 @@
 --
 -- KEYS[1]  the hash holding the policy's state (see keys.go, decide.lua)
 -- ARGV[1]  "block", "unblock" or "refund"
--- ARGV[2]  block: the block's end, in microseconds; refund: the units given
+-- ARGV[2]  block: how long it lasts, in microseconds; refund: the units given
 --          back; unblock: unused
 -- ARGV[3]  now in microseconds, or 0 to read the server's clock (TIME)
 -- refund:
@@ -38,7 +38,7 @@ if ARGV[1] ~= 'refund' then
     end
     return 1
   end
-  local ends = tonumber(ARGV[2])
+  local ends = now + tonumber(ARGV[2])
   redis.call('HSET', key, 'e', string.format('%d:%d', math.max(ends, expires), ends))
   if ends > expires then
     redis.call('PEXPIRE', key, math.max(1, math.ceil((ends - now) / 1000)))
